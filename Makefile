@@ -1,0 +1,77 @@
+# Autopilot: every target installs what it needs from the project's own files.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+ENV ?= dev
+PYTEST_ARGS ?=
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: help venv test lint format typecheck unit bench demo up build validate deploy openapi clean
+
+help:
+	@echo "make demo      run the scripted demo on the embedded local stack"
+	@echo "make test      lint, type-check and run the whole test suite"
+	@echo "make up        run the local stack in real time (Ctrl-C stops it)"
+	@echo "make bench     run every benchmark and write bench/RESULTS.md"
+	@echo "make validate  sam validate --lint and cfn-lint"
+	@echo "make build     sam build"
+	@echo "make deploy    sam deploy --config-env \$$ENV (dev or prod)"
+
+$(VENV)/.installed: requirements-dev.txt requirements-dev.lock layers/engine/requirements.txt layers/engine/requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	echo "$(CURDIR)/layers/engine" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/autopilot-paths.pth
+	echo "$(CURDIR)" >> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/autopilot-paths.pth
+	touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m bench
+
+demo: venv
+	$(PY) -m local.demo
+
+up: venv
+	$(PY) -m local.stack
+
+openapi: venv
+	$(PY) -m functions.control_api.openapi > docs/openapi.json
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+validate: venv $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+	$(VENV)/bin/cfn-lint template.yaml
+
+build: $(SAM_VENV)/.installed
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --config-env $(ENV)
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Autopilot engine: the domain shared by every function (knows nothing of HTTP or Lambda)."""

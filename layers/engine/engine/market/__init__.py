@@ -1,0 +1,1 @@
+"""Market data: normalized market and order book types, the provider interface, and its implementations."""

@@ -1,0 +1,1 @@
+"""Domain models (pydantic): strategies, deployments, trades, accounts, execution logs, portfolios."""
