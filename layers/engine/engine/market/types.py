@@ -184,14 +184,6 @@ class MarketDataProvider(Protocol):
         ...
 
 
-class BookSource(Protocol):
-    """What the broker and the orchestrator need: a book per token (cached per tick by the snapshot)."""
-
-    def book(self, token_id: str) -> OrderBook | None:
-        """The book, or None when it cannot be had (the order is then skipped with a reason)."""
-        ...
-
-
 @dataclass(frozen=True)
 class MarketSet:
     """An immutable list of markets with an id index."""
@@ -203,3 +195,24 @@ class MarketSet:
     def of(cls, markets: Iterable[Market]) -> MarketSet:
         items = tuple(markets)
         return cls(items, {m.market_id: m for m in items})
+
+
+class MarketSource(Protocol):
+    """What a run sees of the market: the tick's shared snapshot and its book cache.
+
+    Raises engine.errors.MarketDataUnavailable when the snapshot could not be had (an outage); `book`
+    returns None for a token whose book cannot be had (that order is skipped with a reason).
+    """
+
+    @property
+    def fetched_at(self) -> datetime:
+        ...
+
+    def query(self, query: MarketQuery) -> list[Market]:
+        ...
+
+    def market(self, market_id: str) -> Market | None:
+        ...
+
+    def book(self, token_id: str) -> OrderBook | None:
+        ...
