@@ -36,6 +36,7 @@ class ClosedPosition:
     entry_price: Decimal  # volume-weighted price paid per share, fees included
     exit_reason: str
     settled_price: Decimal | None  # the resolution price for SETTLE exits
+    entry_notional_usd: Decimal | None = None  # notional paid for the shares bought, fees excluded
 
 
 @dataclass
@@ -79,12 +80,15 @@ def apply_to_positions(cash: Decimal, positions: dict[str, Holding], trade: Trad
                 opened_at=trade.created_at,
                 bought_shares=trade.shares,
                 bought_cost_usd=cost,
+                bought_notional_usd=trade.notional_usd,
             )
         else:
             holding.shares += trade.shares
             holding.cost_usd = usd(holding.cost_usd + cost)
             holding.bought_shares += trade.shares
             holding.bought_cost_usd = usd(holding.bought_cost_usd + cost)
+            if holding.bought_notional_usd is not None:
+                holding.bought_notional_usd += trade.notional_usd
         return cash, None
     # SELL or SETTLE
     if holding is None or trade.shares > holding.shares:
@@ -142,6 +146,7 @@ def apply_trade(state: LedgerState, trade: Trade) -> None:
                 entry_price=(closed.bought_cost_usd / closed.bought_shares) if closed.bought_shares else ZERO,
                 exit_reason=trade.reason.value,
                 settled_price=trade.price if trade.side is Side.SETTLE else None,
+                entry_notional_usd=closed.bought_notional_usd,
             )
         )
 

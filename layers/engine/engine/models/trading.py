@@ -111,6 +111,9 @@ class Holding(DomainModel):
     realized_pnl_usd: Money = Decimal(0)  # booked so far by partial sells of this position
     bought_shares: Money = Decimal(0)
     bought_cost_usd: Money = Decimal(0)
+    # notional paid (fees excluded), so the entry price per share can be told apart from fees;
+    # None on holdings stored before this was tracked
+    bought_notional_usd: Money | None = None
 
     @property
     def avg_price(self) -> Decimal:
