@@ -1,0 +1,227 @@
+"""Performance metrics of a strategy with Freqtrade's formulas, plus two that prediction markets need.
+
+Freqtrade counts a closed position as a trade (a round trip); `ClosedPosition` is exactly that. Wins have a
+positive P&L, losses a negative one and draws none, as in Freqtrade; the portfolio's `losses` (the ledger's
+count) includes the draws, so the two win rates are the same number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from pydantic import Field
+
+from engine.ledger import ClosedPosition, LedgerState
+from engine.models.base import DomainModel, Money, UtcDatetime
+from engine.models.portfolio import EquityPoint, PortfolioPosition
+from engine.money import ZERO, usd
+from engine.portfolio import ratio
+
+HUNDRED = Decimal(100)
+
+
+class TradeSummary(DomainModel):
+    """One closed position, as shown for the best and the worst trade."""
+
+    token_id: str
+    market_id: str
+    question: str
+    outcome: str
+    opened_at: UtcDatetime
+    closed_at: UtcDatetime
+    cost_usd: Money
+    pnl_usd: Money
+    pnl_pct: Money  # pnl / cost x 100
+    exit_reason: str
+
+
+class CurvePoint(DomainModel):
+    at: UtcDatetime
+    equity_usd: Money
+
+
+class Performance(DomainModel):
+    """GET /strategies/{id}/performance: the equity curve and the metrics. Ratios are 0..1, `_pct` are %."""
+
+    bankroll_usd: Money
+    equity_usd: Money
+    total_profit_usd: Money  # equity - bankroll (realized and unrealized)
+    total_profit_pct: Money
+    closed_profit_usd: Money  # P&L of the closed positions only
+    closed_profit_pct: Money
+    ledger_trades_count: int  # BUY, SELL and SETTLE trades applied
+    closed_trades_count: int
+    open_positions_count: int
+    wins: int
+    losses: int
+    draws: int
+    win_rate: Money | None  # wins / closed trades
+    profit_factor: Money | None  # gross profit / gross loss; None without a loss
+    avg_win_usd: Money
+    avg_loss_usd: Money  # a positive amount
+    expectancy_usd: Money  # win_rate x avg_win - loss_rate x avg_loss
+    expectancy_ratio: Money | None  # (1 + avg_win / avg_loss) x win_rate - 1; None without a loss
+    max_drawdown_usd: Money
+    max_drawdown_relative: Money  # drop / peak equity
+    max_drawdown_start: UtcDatetime | None  # the peak
+    max_drawdown_end: UtcDatetime | None  # the trough
+    max_drawdown_peak_usd: Money | None
+    max_drawdown_trough_usd: Money | None
+    avg_holding_seconds: int | None
+    best_trade: TradeSummary | None
+    worst_trade: TradeSummary | None
+    fees_paid_usd: Money
+    capital_locked_awaiting_resolution_usd: Money  # cost of positions whose market closed, unresolved
+    capital_locked_open_usd: Money  # cost of every open position
+    brier_score: Money | None  # entry prices against resolved outcomes; None when nothing resolved
+    resolved_positions_count: int
+    equity_curve: list[CurvePoint] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Drawdown:
+    """The largest peak-to-trough drop of an equity curve (Freqtrade's `calculate_max_drawdown`)."""
+
+    drop_usd: Decimal
+    relative: Decimal
+    peak: EquityPoint | None
+    trough: EquityPoint | None
+
+
+def max_drawdown(curve: Sequence[EquityPoint]) -> Drawdown:
+    """The largest drop from a running peak. Ties keep the earliest peak and the earliest trough, as pandas'
+    idxmax/idxmin do in Freqtrade. A curve that never falls has no drawdown (zero, no dates)."""
+    best = Drawdown(drop_usd=ZERO, relative=ZERO, peak=None, trough=None)
+    peak: EquityPoint | None = None
+    for point in sorted(curve, key=lambda p: p.at):
+        if peak is None or point.equity_usd > peak.equity_usd:
+            peak = point
+        drop = peak.equity_usd - point.equity_usd
+        if drop > best.drop_usd:
+            relative = drop / peak.equity_usd if peak.equity_usd > ZERO else ZERO
+            best = Drawdown(drop_usd=drop, relative=relative, peak=peak, trough=point)
+    return best
+
+
+def entry_price_per_share(closed: ClosedPosition) -> Decimal:
+    """The price paid per share, fees excluded when the ledger tracked the notional (it does for every
+    position opened since it started to), else fees included: the forecast the entry expressed."""
+    if closed.entry_notional_usd is not None and closed.shares > ZERO:
+        return closed.entry_notional_usd / closed.shares
+    return closed.entry_price
+
+
+def brier_score(closed: Sequence[ClosedPosition]) -> tuple[Decimal | None, int]:
+    """Mean of (entry price - outcome)^2 over positions closed by settlement, with the settled price (1, 0,
+    or 0.5 for a split) as the outcome; and how many positions it covers."""
+    resolved = [c for c in closed if c.settled_price is not None]
+    if not resolved:
+        return None, 0
+    total = sum(
+        ((entry_price_per_share(c) - c.settled_price) ** 2 for c in resolved if c.settled_price is not None),
+        ZERO,
+    )
+    return ratio(total / len(resolved)), len(resolved)
+
+
+def _summary(closed: ClosedPosition) -> TradeSummary:
+    return TradeSummary(
+        token_id=closed.token_id,
+        market_id=closed.market_id,
+        question=closed.question,
+        outcome=closed.outcome,
+        opened_at=closed.opened_at,
+        closed_at=closed.closed_at,
+        cost_usd=closed.cost_usd,
+        pnl_usd=closed.pnl_usd,
+        pnl_pct=ratio(_pnl_ratio(closed) * HUNDRED),
+        exit_reason=closed.exit_reason,
+    )
+
+
+def _pnl_ratio(closed: ClosedPosition) -> Decimal:
+    return closed.pnl_usd / closed.cost_usd if closed.cost_usd else ZERO
+
+
+def _pct_of(amount: Decimal, bankroll: Decimal) -> Decimal:
+    return ratio(amount / bankroll * HUNDRED) if bankroll else ZERO
+
+
+def _seconds(start: datetime, end: datetime) -> Decimal:
+    delta = end - start
+    return Decimal(delta.days * 86_400 + delta.seconds) + Decimal(delta.microseconds) / Decimal(1_000_000)
+
+
+def compute_performance(
+    state: LedgerState,
+    curve: Sequence[EquityPoint],
+    *,
+    bankroll: Decimal,
+    open_positions: Sequence[PortfolioPosition],
+) -> Performance:
+    """The metrics of GET /performance from the ledger state, the equity curve (oldest first) and the open
+    positions as the portfolio values them."""
+    closed = state.closed
+    winners = [c for c in closed if c.pnl_usd > ZERO]
+    losers = [c for c in closed if c.pnl_usd < ZERO]
+    gross_profit = sum((c.pnl_usd for c in winners), ZERO)
+    gross_loss = -sum((c.pnl_usd for c in losers), ZERO)
+    avg_win = gross_profit / len(winners) if winners else ZERO
+    avg_loss = gross_loss / len(losers) if losers else ZERO
+    win_rate = Decimal(len(winners)) / len(closed) if closed else ZERO
+    loss_rate = Decimal(len(losers)) / len(closed) if closed else ZERO
+
+    equity = usd(state.cash_usd + sum((p.value_usd for p in open_positions), ZERO))
+    total_profit = usd(equity - bankroll)
+    closed_profit = usd(sum((c.pnl_usd for c in closed), ZERO))
+    drawdown = max_drawdown(curve)
+    brier, resolved_count = brier_score(closed)
+    holding = (
+        (sum((_seconds(c.opened_at, c.closed_at) for c in closed), ZERO) / len(closed)).quantize(
+            Decimal(1), rounding=ROUND_HALF_EVEN
+        )
+        if closed
+        else None
+    )
+    return Performance(
+        bankroll_usd=bankroll,
+        equity_usd=equity,
+        total_profit_usd=total_profit,
+        total_profit_pct=_pct_of(total_profit, bankroll),
+        closed_profit_usd=closed_profit,
+        closed_profit_pct=_pct_of(closed_profit, bankroll),
+        ledger_trades_count=state.trades_count,
+        closed_trades_count=len(closed),
+        open_positions_count=len(open_positions),
+        wins=len(winners),
+        losses=len(losers),
+        draws=len(closed) - len(winners) - len(losers),
+        win_rate=ratio(win_rate) if closed else None,
+        profit_factor=ratio(gross_profit / gross_loss) if gross_loss else None,
+        avg_win_usd=usd(avg_win),
+        avg_loss_usd=usd(avg_loss),
+        expectancy_usd=usd(win_rate * avg_win - loss_rate * avg_loss),
+        expectancy_ratio=ratio((1 + avg_win / avg_loss) * win_rate - 1) if avg_loss else None,
+        max_drawdown_usd=usd(drawdown.drop_usd),
+        max_drawdown_relative=ratio(drawdown.relative),
+        max_drawdown_start=drawdown.peak.at if drawdown.peak else None,
+        max_drawdown_end=drawdown.trough.at if drawdown.trough else None,
+        max_drawdown_peak_usd=drawdown.peak.equity_usd if drawdown.peak else None,
+        max_drawdown_trough_usd=drawdown.trough.equity_usd if drawdown.trough else None,
+        avg_holding_seconds=int(holding) if holding is not None else None,
+        best_trade=_summary(max(closed, key=_pnl_ratio)) if closed else None,
+        worst_trade=_summary(min(closed, key=_pnl_ratio)) if closed else None,
+        fees_paid_usd=state.fees_paid_usd,
+        capital_locked_awaiting_resolution_usd=usd(
+            sum((p.cost_usd for p in open_positions if p.status == "awaiting_resolution"), ZERO)
+        ),
+        capital_locked_open_usd=usd(sum((p.cost_usd for p in open_positions), ZERO)),
+        brier_score=brier,
+        resolved_positions_count=resolved_count,
+        equity_curve=[
+            CurvePoint(at=p.at, equity_usd=p.equity_usd) for p in sorted(curve, key=lambda p: p.at)
+        ],
+    )
