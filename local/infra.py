@@ -4,6 +4,7 @@ so tests and the local stack cannot drift from what is deployed."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ def _resolve(value: Any, names: Names, params: dict[str, Any]) -> Any:
         if key == "Ref":
             if arg in params:
                 return params[arg]
+            if arg in _pseudo_parameters(names):
+                return _pseudo_parameters(names)[arg]
             if arg in names.queues:
                 return names.queues[arg]
             if arg in names.topics:
@@ -82,11 +85,44 @@ def _resolve(value: Any, names: Names, params: dict[str, Any]) -> Any:
             raise KeyError(f"cannot resolve GetAtt {logical}.{attr}")
         if key == "Fn::If":
             return _resolve(arg[1], names, params)
+        if key == "Fn::Sub":
+            return _substitute(arg, names, params)
     if isinstance(value, dict):
         return {k: _resolve(v, names, params) for k, v in value.items()}
     if isinstance(value, list):
         return [_resolve(v, names, params) for v in value]
     return value
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def _pseudo_parameters(names: Names) -> dict[str, str]:
+    """AWS pseudo parameters as a local environment sees them (the prefix plays the stack name)."""
+    return {
+        "AWS::StackName": names.prefix,
+        "AWS::Region": "us-east-1",
+        "AWS::AccountId": "123456789012",
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+
+
+def _substitute(arg: Any, names: Names, params: dict[str, Any]) -> str:
+    """Fn::Sub over parameters, pseudo parameters and local resources; KeyError when a variable (a secret's
+    dynamic reference, an attribute moto does not host) has no local value."""
+    template, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in variables:
+            return str(_resolve(variables[name], names, params))
+        if "." in name:
+            logical, attr = name.split(".", 1)
+            return str(_resolve({"Fn::GetAtt": [logical, attr]}, names, params))
+        return str(_resolve({"Ref": name}, names, params))
+
+    return _SUB_VARIABLE.sub(value_of, str(template))
 
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, Any]:
