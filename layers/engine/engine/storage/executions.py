@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from engine.errors import InvalidNextToken
 from engine.models.execution import ExecutionLog
-from engine.storage.dynamo import StorageClients
+from engine.storage.dynamo import (
+    StorageClients,
+    from_item,
+    get_clients,
+    map_error,
+    plain_numbers,
+    time_key,
+    to_item,
+)
 from engine.storage.pages import Page
+from engine.storage.query import Expr, page_query
+from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
+
+STORAGE_ONLY = ("log_key", "expires_at")
+
+
+def log_key(log: ExecutionLog) -> str:
+    # scheduled_for first: the sort key orders logs by slot, and `since` is a key condition
+    return f"{time_key(log.scheduled_for)}#{log.execution_id}"
+
+
+def log_from_item(item: Mapping[str, Any]) -> ExecutionLog:
+    values = from_item(item)
+    for attribute in STORAGE_ONLY:
+        values.pop(attribute, None)
+    # logs carry no money; trace decisions are free-form JSON that must keep ints and floats
+    return ExecutionLog.model_validate(plain_numbers(values))
 
 
 class ExecutionLogRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
-        raise NotImplementedError
+        self.clients = clients or get_clients()
+        self.db = self.clients.dynamodb
+        self.settings = self.clients.settings
+        self.table = self.settings.executions_table
 
     def item_for(self, log: ExecutionLog) -> dict[str, Any]:
-        """The typed item, with `log_key` and the TTL `expires_at`."""
-        raise NotImplementedError
+        """The typed item, with `log_key` and the TTL `expires_at` (epoch seconds)."""
+        values = log.model_dump(mode="python")
+        values["log_key"] = log_key(log)
+        expires = log.executed_at + timedelta(days=self.settings.execution_log_ttl_days)
+        values["expires_at"] = int(expires.timestamp())
+        return to_item(values)
 
     def put(self, log: ExecutionLog) -> None:
-        raise NotImplementedError
+        try:
+            self.db.put_item(TableName=self.table, Item=self.item_for(log))
+        except ClientError as exc:
+            raise map_error(exc, what="write execution log") from exc
 
     def list(
         self,
@@ -31,5 +70,37 @@ class ExecutionLogRepository:
         since: datetime | None = None,
         scope: str,
     ) -> Page[ExecutionLog]:
-        """Logs newest first; `since` bounds the key, `status` filters without leaving pages short."""
-        raise NotImplementedError
+        """Logs newest first; `since` bounds the key, `status` filters without leaving pages short.
+
+        `scope` names the caller (the owner); the token is bound to it and to this strategy's logs.
+        """
+        token_scope = f"executions|{scope}|{strategy_id}"
+        key = signing_key(self.settings)
+        start = None
+        if next_token:
+            start = decode_next_token(next_token, scope=token_scope, key=key)
+            if not scoped_key_matches(start, "strategy_id", strategy_id):
+                raise InvalidNextToken("next_token is not valid for this list")
+        expr = Expr()
+        condition = f"{expr.name('strategy_id')} = {expr.value(strategy_id)}"
+        if since is not None:
+            condition += f" AND {expr.name('log_key')} >= {expr.value(time_key(since))}"
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+        }
+        if status is not None:
+            params["FilterExpression"] = f"{expr.name('status')} = {expr.value(status)}"
+        params.update(expr.kwargs())
+        items, last = page_query(
+            self.db,
+            params,
+            limit=limit,
+            start_key=start,
+            key_attributes=("strategy_id", "log_key"),
+            filtered=status is not None,
+            what="list execution logs",
+        )
+        token = encode_next_token(last, scope=token_scope, key=key) if last else None
+        return Page(items=[log_from_item(i) for i in items], next_token=token)

@@ -2,41 +2,138 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from engine.models.portfolio import EquityPoint, Portfolio
 from engine.models.trading import Account
-from engine.storage.dynamo import StorageClients
+from engine.money import ZERO
+from engine.storage.dynamo import StorageClients, error_code, from_item, get_clients, map_error, to_item
+from engine.storage.query import Expr, batch_write, key_of, query_all
 
 ACCOUNT_SK = "ACCOUNT"
 PORTFOLIO_SK = "PORTFOLIO"
 EQUITY_PREFIX = "EQ#"
 
 
+def account_from_item(item: Mapping[str, Any]) -> Account:
+    values = from_item(item)
+    values.pop("sk", None)
+    return Account.model_validate(values)
+
+
+def account_item(account: Account, *, version: int) -> dict[str, Any]:
+    """The ACCOUNT item for `account` as stored at `version` (the caller's conditional write decides)."""
+    values = account.model_dump(mode="python")
+    values["sk"] = ACCOUNT_SK
+    values["version"] = version
+    return to_item(values)
+
+
 class AccountRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
-        raise NotImplementedError
+        self.clients = clients or get_clients()
+        self.db = self.clients.dynamodb
+        self.table = self.clients.settings.portfolios_table
 
     def item_for(self, account: Account, *, version: int) -> dict[str, Any]:
-        raise NotImplementedError
+        return account_item(account, version=version)
 
     def get(self, strategy_id: str) -> Account | None:
-        raise NotImplementedError
+        try:
+            response = self.db.get_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}, "sk": {"S": ACCOUNT_SK}},
+                ConsistentRead=True,  # the orchestrator trades against it: never a stale read
+            )
+        except ClientError as exc:
+            raise map_error(exc, what="read account") from exc
+        item = response.get("Item")
+        return None if item is None else account_from_item(item)
 
     def open(self, strategy_id: str, *, bankroll: Decimal, epoch: int, now: datetime) -> Account:
-        """A fresh account (cash = bankroll, no positions); the stored version keeps counting."""
-        raise NotImplementedError
+        """A fresh account (cash = bankroll, no positions).
+
+        The stored version keeps counting instead of restarting at 0, so a run that read the old account
+        can never pass its `version = :read` condition against the new one.
+        """
+        expr = Expr()
+        update = (
+            f"SET {expr.name('epoch')} = {expr.value(epoch)}, "
+            f"{expr.name('bankroll_usd')} = {expr.value(bankroll)}, "
+            f"{expr.name('cash_usd')} = {expr.value(bankroll)}, "
+            f"{expr.name('positions')} = {expr.value({})}, "
+            f"{expr.name('trade_seq')} = {expr.value(0)} "
+            f"ADD {expr.name('version')} {expr.value(1)}"
+        )
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}, "sk": {"S": ACCOUNT_SK}},
+                UpdateExpression=update,
+                ReturnValues="ALL_NEW",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            raise map_error(exc, what="open account") from exc
+        return account_from_item(response["Attributes"])
+
+
+def fresh_portfolio(strategy_id: str, bankroll: Decimal, now: datetime) -> Portfolio:
+    return Portfolio(
+        strategy_id=strategy_id,
+        bankroll_usd=bankroll,
+        cash_usd=bankroll,
+        equity_usd=bankroll,
+        positions_value_usd=ZERO,
+        realized_pnl_usd=ZERO,
+        unrealized_pnl_usd=ZERO,
+        total_pnl_usd=ZERO,
+        roi_pct=ZERO,
+        updated_at=now,
+    )
+
+
+def _equity_sk(key: str) -> str:
+    return key if key.startswith(EQUITY_PREFIX) else EQUITY_PREFIX + key
 
 
 class PortfolioRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
-        raise NotImplementedError
+        self.clients = clients or get_clients()
+        self.db = self.clients.dynamodb
+        self.table = self.clients.settings.portfolios_table
+
+    def _portfolio_item(self, strategy_id: str) -> dict[str, Any] | None:
+        try:
+            response = self.db.get_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}, "sk": {"S": PORTFOLIO_SK}},
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise map_error(exc, what="read portfolio") from exc
+        item = response.get("Item")
+        return None if item is None else from_item(item)
 
     def get_state(self, strategy_id: str) -> tuple[dict[str, Any] | None, int]:
-        """(the stored sync state or None, its applied_seq; 0 when there is no item)."""
-        raise NotImplementedError
+        """(the stored sync state or None, its applied_seq; 0 when there is no item).
+
+        Numbers in the state come back as Decimal. After `reset` the state is None and applied_seq 0;
+        `get_record` also gives the epoch and bankroll to start from.
+        """
+        values = self._portfolio_item(strategy_id)
+        if values is None:
+            return None, 0
+        return values.get("state"), int(values.get("applied_seq", 0))
+
+    def get_record(self, strategy_id: str) -> dict[str, Any] | None:
+        """The PORTFOLIO item as plain values: state, applied_seq, epoch, bankroll_usd, portfolio."""
+        return self._portfolio_item(strategy_id)
 
     def put_state(
         self,
@@ -46,20 +143,108 @@ class PortfolioRepository:
         portfolio: Portfolio,
         expected_applied_seq: int | None,
         epoch: int,
+        applied_seq: int | None = None,
     ) -> bool:
-        """Write state and read model if the item still has `expected_applied_seq`; False otherwise."""
-        raise NotImplementedError
+        """Write state and read model if nobody wrote since it was read; False when the condition failed.
+
+        `expected_applied_seq` None: the item must not exist yet. An int: the item's applied_seq must equal
+        it (a missing item counts as 0) and its epoch must be `epoch` (a redeploy in between wins).
+        The stored applied_seq becomes `applied_seq`, else the state's own `applied_seq`.
+        """
+        if applied_seq is None:
+            applied_seq = int(state.get("applied_seq", expected_applied_seq or 0))
+        values = {
+            "strategy_id": strategy_id,
+            "sk": PORTFOLIO_SK,
+            "state": state,
+            "portfolio": portfolio.model_dump(mode="python"),
+            "applied_seq": applied_seq,
+            "epoch": epoch,
+            "bankroll_usd": portfolio.bankroll_usd,
+        }
+        expr = Expr()
+        if expected_applied_seq is None:
+            condition = f"attribute_not_exists({expr.name('sk')})"
+        else:
+            condition = (
+                f"attribute_not_exists({expr.name('sk')}) OR ({expr.name('applied_seq')} = "
+                f"{expr.value(expected_applied_seq)} AND {expr.name('epoch')} = {expr.value(epoch)})"
+            )
+        try:
+            self.db.put_item(
+                TableName=self.table, Item=to_item(values), ConditionExpression=condition, **expr.kwargs()
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise map_error(exc, what="write portfolio") from exc
+        return True
 
     def get_portfolio(self, strategy_id: str) -> Portfolio | None:
-        raise NotImplementedError
+        values = self._portfolio_item(strategy_id)
+        if values is None or "portfolio" not in values:
+            return None
+        return Portfolio.model_validate(values["portfolio"])
 
     def reset(self, strategy_id: str, *, bankroll: Decimal, epoch: int, now: datetime) -> Portfolio:
-        """A fresh portfolio for a new epoch (redeploy); the old equity points go."""
-        raise NotImplementedError
+        """A fresh portfolio for a new epoch (redeploy); the old equity points go. The account is opened
+        separately with `AccountRepository.open`."""
+        portfolio = fresh_portfolio(strategy_id, bankroll, now)
+        values = {
+            "strategy_id": strategy_id,
+            "sk": PORTFOLIO_SK,
+            "portfolio": portfolio.model_dump(mode="python"),
+            "applied_seq": 0,
+            "epoch": epoch,
+            "bankroll_usd": bankroll,
+        }
+        try:
+            self.db.put_item(TableName=self.table, Item=to_item(values))
+        except ClientError as exc:
+            raise map_error(exc, what="reset portfolio") from exc
+        expr = Expr()
+        params = {
+            "TableName": self.table,
+            "KeyConditionExpression": (
+                f"{expr.name('strategy_id')} = {expr.value(strategy_id)} "
+                f"AND begins_with({expr.name('sk')}, {expr.value(EQUITY_PREFIX)})"
+            ),
+            "ProjectionExpression": f"{expr.name('strategy_id')}, {expr.name('sk')}",
+            **expr.kwargs(),
+        }
+        old = query_all(self.db, params, what="reset equity history")
+        requests = ({"DeleteRequest": {"Key": key_of(i, ("strategy_id", "sk"))}} for i in old)
+        batch_write(self.db, self.table, requests, what="reset equity history")
+        return portfolio
 
     def put_equity_point(self, strategy_id: str, key: str, ttl: int | None, point: EquityPoint) -> None:
-        raise NotImplementedError
+        """Store one point under sk `EQ#<key>`; `ttl` is the epoch second DynamoDB may delete it after."""
+        values: dict[str, Any] = {"strategy_id": strategy_id, "sk": _equity_sk(key), **point.model_dump()}
+        values["expires_at"] = ttl
+        try:
+            self.db.put_item(TableName=self.table, Item=to_item(values))
+        except ClientError as exc:
+            raise map_error(exc, what="write equity point") from exc
 
     def equity_points(self, strategy_id: str, *, now: datetime) -> list[tuple[str, EquityPoint]]:
-        """(key, point) in key order, skipping items whose TTL has passed."""
-        raise NotImplementedError
+        """(key, point) in key order, skipping items whose TTL has passed (DynamoDB deletes them late)."""
+        expr = Expr()
+        params = {
+            "TableName": self.table,
+            "KeyConditionExpression": (
+                f"{expr.name('strategy_id')} = {expr.value(strategy_id)} "
+                f"AND begins_with({expr.name('sk')}, {expr.value(EQUITY_PREFIX)})"
+            ),
+            **expr.kwargs(),
+        }
+        cutoff = int(now.timestamp())
+        points: list[tuple[str, EquityPoint]] = []
+        for item in query_all(self.db, params, what="read equity history"):
+            values = from_item(item)
+            expires = values.pop("expires_at", None)
+            if expires is not None and int(expires) <= cutoff:
+                continue
+            sk = str(values.pop("sk"))
+            values.pop("strategy_id", None)
+            points.append((sk[len(EQUITY_PREFIX) :], EquityPoint.model_validate(values)))
+        return points

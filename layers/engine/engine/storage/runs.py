@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.errors import StorageError
+from botocore.exceptions import ClientError
+
+from engine.errors import AccountConflict, ClaimLost, StorageError, StrategyNotFound
+from engine.ledger import LedgerError
 from engine.models.execution import ExecutionLog, RunStatus
+from engine.models.strategy import StrategyStatus
 from engine.models.trading import Account, Trade
-from engine.storage.dynamo import StorageClients
+from engine.money import ZERO
+from engine.storage.dynamo import StorageClients, error_code, get_clients, map_error
+from engine.storage.executions import ExecutionLogRepository
+from engine.storage.portfolios import ACCOUNT_SK, account_item
+from engine.storage.query import Expr
+from engine.storage.trades import TradeRepository
+
+logger = logging.getLogger(__name__)
 
 MAX_TRANSACTION_ITEMS = 100
 AUTO_PAUSE_REASON = "auto:consecutive_failures"
+_CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 class CommitTooLarge(StorageError):
@@ -27,10 +41,17 @@ class Completion:
     execution_ms: int
     status: RunStatus
     executed_at: datetime
-    next_due_at: datetime | None
+    next_due_at: datetime | None  # None leaves due_at as it is
     counts_as_failure: bool | None  # True: +1, False: reset to 0, None: leave as is
     read_consecutive_failures: int
     max_consecutive_failures: int
+
+    @property
+    def auto_pauses(self) -> bool:
+        return (
+            bool(self.counts_as_failure)
+            and self.read_consecutive_failures + 1 >= self.max_consecutive_failures
+        )
 
 
 @dataclass
@@ -46,7 +67,7 @@ class ManualStats:
 class RunCommit:
     strategy_id: str
     trades: list[Trade] = field(default_factory=list)
-    account_before: Account | None = None
+    account_before: Account | None = None  # as read (its version is the condition); None: no account yet
     account_after: Account | None = None  # None when nothing traded
     logs: list[ExecutionLog] = field(default_factory=list)
     marks: dict[str, Any] | None = None  # {token_id: {"price": Decimal, "status": str}}
@@ -62,17 +83,234 @@ class CommitResult:
     reason: str | None = None
 
 
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """The per-item codes of a cancelled transaction, in request order ("None" for items that passed)."""
+    reasons = exc.response.get("CancellationReasons")
+    if reasons:
+        return [str(r.get("Code") or "None") for r in reasons]
+    # older SDKs only put them in the message: "... reasons [ConditionalCheckFailed, None]"
+    match = re.search(r"\[([^\]]*)\]\s*$", str(exc.response.get("Error", {}).get("Message", "")))
+    return [c.strip() for c in match.group(1).split(",")] if match else []
+
+
 class RunRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
-        raise NotImplementedError
+        self.clients = clients or get_clients()
+        self.db = self.clients.dynamodb
+        self.settings = self.clients.settings
+        self.trades = TradeRepository(self.clients)
+        self.logs = ExecutionLogRepository(self.clients)
 
     def commit_run(self, commit: RunCommit) -> CommitResult:
-        """One TransactWriteItems. ClaimLost / AccountConflict / StorageError, or ok False on a duplicate."""
-        raise NotImplementedError
+        """One TransactWriteItems: all or nothing.
+
+        Raises ClaimLost (the claim was taken over or completed), AccountConflict (another run wrote the
+        account first: re-read and decide again), StrategyNotFound (a manual run's strategy went away),
+        StorageError (throttling, outage). A commit whose trades or logs already exist was applied
+        before: nothing is written and the result is ok False with reason "duplicate".
+        """
+        items, kinds = self._build(commit)
+        if not items:
+            return CommitResult(ok=True)
+        try:
+            self.db.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise map_error(exc, what="complete run") from exc
+            return self._cancelled(exc, kinds, commit)
+        return CommitResult(ok=True, auto_paused=bool(commit.completion and commit.completion.auto_pauses))
+
+    def _build(self, commit: RunCommit) -> tuple[list[dict[str, Any]], list[str]]:
+        if commit.completion is not None and commit.manual is not None:
+            raise ValueError("a run is either scheduled (completion) or manual, not both")
+        if commit.trades and commit.account_after is None:
+            raise ValueError("trades without the account they move")
+        items: list[dict[str, Any]] = []
+        kinds: list[str] = []
+        trades_table = self.settings.trades_table
+        for trade in commit.trades:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": trades_table,
+                        "Item": self.trades.item_for(trade),
+                        # deterministic ids: a retried run cannot apply a trade twice
+                        "ConditionExpression": "attribute_not_exists(trade_id)",
+                    }
+                }
+            )
+            kinds.append("trade")
+        if commit.account_after is not None:
+            items.append(self._account_put(commit))
+            kinds.append("account")
+        for log in commit.logs:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.settings.executions_table,
+                        "Item": self.logs.item_for(log),
+                        "ConditionExpression": "attribute_not_exists(log_key)",
+                    }
+                }
+            )
+            kinds.append("log")
+        if commit.marks is not None:
+            if commit.marked_at is None:
+                raise ValueError("marks need their marked_at")
+            marks = self.trades.marks_item(commit.strategy_id, commit.marks, commit.marked_at)
+            items.append({"Put": {"TableName": trades_table, "Item": marks}})
+            kinds.append("marks")
+        if commit.completion is not None:
+            items.append(self._completion_update(commit.strategy_id, commit.completion))
+            kinds.append("strategy")
+        elif commit.manual is not None:
+            items.append(self._manual_update(commit.strategy_id, commit.manual))
+            kinds.append("strategy")
+        if len(items) > MAX_TRANSACTION_ITEMS:
+            raise CommitTooLarge(
+                f"a run may write at most {MAX_TRANSACTION_ITEMS} items in one transaction; this one has "
+                f"{len(items)} ({len(commit.trades)} trades)",
+                details={"items": len(items), "trades": len(commit.trades)},
+            )
+        return items, kinds
+
+    def _account_put(self, commit: RunCommit) -> dict[str, Any]:
+        after = commit.account_after
+        assert after is not None
+        # DynamoDB cannot condition on the value a Put writes, so the cash rule is checked here; the version
+        # condition guarantees the cash it was computed from is still the stored one.
+        if after.cash_usd < ZERO:
+            raise LedgerError(f"the run would take cash to {after.cash_usd}")
+        if any(h.shares < ZERO for h in after.positions.values()):
+            raise LedgerError("the run would hold negative shares")
+        before = commit.account_before
+        expr = Expr()
+        if before is None:
+            condition = f"attribute_not_exists({expr.name('sk')})"
+            version = 1
+        else:
+            condition = f"{expr.name('version')} = {expr.value(before.version)}"
+            version = before.version + 1
+        item = account_item(after.model_copy(update={"strategy_id": commit.strategy_id}), version=version)
+        return {
+            "Put": {
+                "TableName": self.settings.portfolios_table,
+                "Item": item,
+                "ConditionExpression": condition,
+                **expr.kwargs(),
+            }
+        }
+
+    def _completion_update(self, strategy_id: str, done: Completion) -> dict[str, Any]:
+        expr = Expr()
+        sets = [
+            f"{expr.name('last_executed_at')} = {expr.value(done.executed_at)}",
+            f"{expr.name('last_execution_status')} = {expr.value(done.status.value)}",
+        ]
+        removes = ["claim_token", "claim_slot", "claim_expires_at"]
+        adds = [
+            f"{expr.name('total_executions')} {expr.value(1)}",
+            f"{expr.name('total_execution_time_ms')} {expr.value(done.execution_ms)}",
+        ]
+        if done.counts_as_failure is True:
+            sets.append(
+                f"{expr.name('consecutive_failures')} = {expr.value(done.read_consecutive_failures + 1)}"
+            )
+        elif done.counts_as_failure is False:
+            sets.append(f"{expr.name('consecutive_failures')} = {expr.value(0)}")
+        if done.auto_pauses:
+            sets += [
+                f"{expr.name('status')} = {expr.value(StrategyStatus.PAUSED.value)}",
+                f"{expr.name('is_active')} = {expr.value(False)}",
+                f"{expr.name('pause_reason')} = {expr.value(AUTO_PAUSE_REASON)}",
+                f"{expr.name('updated_at')} = {expr.value(done.executed_at)}",
+            ]
+            adds.append(f"{expr.name('version')} {expr.value(1)}")
+            # leaving RUNNING leaves the sparse due index; next_execution_at is null unless RUNNING
+            removes += ["due_shard", "due_at", "next_execution_at"]
+        elif done.next_due_at is not None:
+            sets += [
+                f"{expr.name('due_at')} = {expr.value(done.next_due_at)}",
+                f"{expr.name('next_execution_at')} = {expr.value(done.next_due_at)}",
+            ]
+        update = (
+            "SET "
+            + ", ".join(sets)
+            + " ADD "
+            + ", ".join(adds)
+            + " REMOVE "
+            + ", ".join(expr.name(r) for r in removes)
+        )
+        condition = f"{expr.name('claim_token')} = {expr.value(done.claim_token)}"
+        return {
+            "Update": {
+                "TableName": self.settings.strategies_table,
+                "Key": {"strategy_id": {"S": strategy_id}},
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                **expr.kwargs(),
+            }
+        }
+
+    def _manual_update(self, strategy_id: str, stats: ManualStats) -> dict[str, Any]:
+        expr = Expr()
+        # ADD, not read-modify-write: concurrent completions never lose an execution or its time
+        update = (
+            f"SET {expr.name('last_executed_at')} = {expr.value(stats.executed_at)}, "
+            f"{expr.name('last_execution_status')} = {expr.value(stats.status.value)} "
+            f"ADD {expr.name('total_executions')} {expr.value(1)}, "
+            f"{expr.name('total_execution_time_ms')} {expr.value(stats.execution_ms)}"
+        )
+        return {
+            "Update": {
+                "TableName": self.settings.strategies_table,
+                "Key": {"strategy_id": {"S": strategy_id}},
+                "UpdateExpression": update,
+                "ConditionExpression": f"attribute_exists({expr.name('strategy_id')})",
+                **expr.kwargs(),
+            }
+        }
+
+    def _cancelled(self, exc: ClientError, kinds: list[str], commit: RunCommit) -> CommitResult:
+        codes = cancellation_codes(exc)
+        failed = {kind for kind, code in zip(kinds, codes, strict=False) if code == _CONDITION_FAILED}
+        details = {
+            "reasons": dict(zip(kinds, codes, strict=False)) if len(set(kinds)) == len(kinds) else codes
+        }
+        if "strategy" in failed:
+            if commit.completion is not None:
+                raise ClaimLost(
+                    "the claim on this slot was taken over or completed", details=details
+                ) from exc
+            raise StrategyNotFound("strategy not found") from exc
+        if failed & {"trade", "log"}:
+            logger.info("run already applied", extra={"strategy_id": commit.strategy_id, "details": details})
+            return CommitResult(ok=False, reason="duplicate")
+        account_conflict = any(
+            kind == "account" and code in (_CONDITION_FAILED, "TransactionConflict")
+            for kind, code in zip(kinds, codes, strict=False)
+        )
+        if account_conflict:
+            raise AccountConflict("the account changed since it was read", details=details) from exc
+        raise StorageError("complete run: storage is busy, try again", details=details) from exc
 
     def release_claim(self, strategy_id: str, claim_token: str) -> bool:
         """Give a claim back (best effort); False when it was not ours any more or the call failed."""
-        raise NotImplementedError
+        expr = Expr()
+        try:
+            self.db.update_item(
+                TableName=self.settings.strategies_table,
+                Key={"strategy_id": {"S": strategy_id}},
+                UpdateExpression="REMOVE "
+                + ", ".join(expr.name(a) for a in ("claim_token", "claim_slot", "claim_expires_at")),
+                ConditionExpression=f"{expr.name('claim_token')} = {expr.value(claim_token)}",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            # best effort: the lease expires anyway and a later tick takes the slot again
+            logger.warning("claim not released", extra={"strategy_id": strategy_id, "code": error_code(exc)})
+            return False
+        return True
 
 
 def commit_run(commit: RunCommit, clients: StorageClients | None = None) -> CommitResult:
@@ -81,3 +319,18 @@ def commit_run(commit: RunCommit, clients: StorageClients | None = None) -> Comm
 
 def release_claim(strategy_id: str, claim_token: str, clients: StorageClients | None = None) -> bool:
     return RunRepository(clients).release_claim(strategy_id, claim_token)
+
+
+__all__ = [
+    "ACCOUNT_SK",
+    "AUTO_PAUSE_REASON",
+    "CommitResult",
+    "CommitTooLarge",
+    "Completion",
+    "ManualStats",
+    "RunCommit",
+    "RunRepository",
+    "cancellation_codes",
+    "commit_run",
+    "release_claim",
+]

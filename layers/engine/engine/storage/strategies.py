@@ -2,14 +2,49 @@
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import logging
+import uuid
 from collections.abc import Collection, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from engine.models.strategy import Strategy, StrategyStatus
-from engine.storage.dynamo import StorageClients
+from botocore.exceptions import ClientError
+
+from engine.clock import parse_iso
+from engine.errors import Conflict, InvalidNextToken, InvalidTransition, PreconditionFailed, StrategyNotFound
+from engine.models.strategy import Strategy, StrategyStatus, allowed_actions
+from engine.storage.dynamo import (
+    StorageClients,
+    error_code,
+    from_item,
+    get_clients,
+    map_error,
+    plain_numbers,
+    storable,
+    time_key,
+    to_item,
+)
 from engine.storage.pages import Page
+from engine.storage.query import Expr, batch_write, delete_partition, page_query
+from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
+
+logger = logging.getLogger(__name__)
+
+BY_OWNER = "by_owner"
+DUE_INDEX = "due"
+# attributes that exist only in storage (index keys); never part of the domain model
+STORAGE_ONLY = ("created_key", "due_shard")
+# fields `update` may not touch: identity, ownership and the counters it maintains itself
+PROTECTED = frozenset(
+    {"strategy_id", "created_by", "created_at", "version", "updated_at", "avg_execution_time_ms"}
+)
+SCHEDULING = ("due_at", "next_execution_at")
+CLAIM = ("claim_token", "claim_slot", "claim_expires_at")
+_UPDATABLE = frozenset(Strategy.model_fields) - PROTECTED
 
 
 @dataclass(frozen=True)
@@ -20,38 +55,146 @@ class DueRef:
     due_at: datetime
 
 
+def due_shard(strategy_id: str, shards: int) -> str:
+    return str(int(hashlib.sha256(strategy_id.encode()).hexdigest()[:8], 16) % shards)
+
+
 def scheduling_fields(status: StrategyStatus, due_at: datetime | None) -> tuple[dict[str, Any], list[str]]:
-    """(fields to set, fields to remove) for a status change: RUNNING joins the due index, others leave it."""
-    raise NotImplementedError
+    """(fields to set, fields to remove) for a status change: RUNNING joins the due index, others leave it.
+
+    Leaving RUNNING also drops any claim, so a run in flight when the user pauses lands nothing (its
+    completion is conditioned on the claim) and cannot put `due_at` back on a paused strategy.
+    """
+    if status is StrategyStatus.RUNNING:
+        if due_at is None:
+            raise ValueError("a RUNNING strategy needs its next slot (due_at)")
+        return {"status": status, "is_active": True, "due_at": due_at, "next_execution_at": due_at}, []
+    return {"status": status, "is_active": False}, [*SCHEDULING, *CLAIM]
+
+
+def strategy_to_item(strategy: Strategy, *, shards: int) -> dict[str, Any]:
+    values = strategy.model_dump(mode="python", exclude={"avg_execution_time_ms"})
+    values["created_key"] = f"{time_key(strategy.created_at)}#{strategy.strategy_id}"
+    if strategy.status is StrategyStatus.RUNNING and strategy.due_at is not None:
+        values["due_shard"] = due_shard(strategy.strategy_id, shards)
+    else:
+        # the due index is sparse: only RUNNING strategies carry its keys
+        values["due_at"] = None
+    return to_item(values)
+
+
+def strategy_from_item(item: Mapping[str, Any]) -> Strategy:
+    values = from_item(item)
+    for attribute in STORAGE_ONLY:
+        values.pop(attribute, None)
+    # graph configs are free-form JSON: give them back their ints and floats, not Decimals
+    values["node_graph"] = plain_numbers(values.get("node_graph"))
+    strategy = Strategy.model_validate(values)
+    strategy.avg_execution_time_ms = strategy.derived_avg_ms()
+    return strategy
 
 
 class StrategyRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
-        raise NotImplementedError
+        self.clients = clients or get_clients()
+        self.db = self.clients.dynamodb
+        self.settings = self.clients.settings
+        self.table = self.settings.strategies_table
+
+    # -- CRUD, scoped to the owner ----------------------------------------------------------------------
 
     def create(self, strategy: Strategy) -> None:
         """Store a new strategy; Conflict when the id exists."""
-        raise NotImplementedError
+        try:
+            self.db.put_item(
+                TableName=self.table,
+                Item=strategy_to_item(strategy, shards=self.settings.due_shards),
+                ConditionExpression="attribute_not_exists(strategy_id)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise Conflict("a strategy with this id exists") from exc
+            raise map_error(exc, what="create strategy") from exc
 
     def put_many(self, strategies: Iterable[Strategy]) -> None:
         """Batch-write strategies without conditions (seeding, benchmarks)."""
-        raise NotImplementedError
+        shards = self.settings.due_shards
+        requests = ({"PutRequest": {"Item": strategy_to_item(s, shards=shards)}} for s in strategies)
+        batch_write(self.db, self.table, requests, what="put strategies")
+
+    def _get_item(self, strategy_id: str) -> dict[str, Any] | None:
+        try:
+            response = self.db.get_item(
+                TableName=self.table, Key={"strategy_id": {"S": strategy_id}}, ConsistentRead=True
+            )
+        except ClientError as exc:
+            raise map_error(exc, what="read strategy") from exc
+        item: dict[str, Any] | None = response.get("Item")
+        return item
 
     def get(self, strategy_id: str, *, owner: str) -> Strategy:
         """The owner's strategy; StrategyNotFound when it is missing or someone else's (same error)."""
-        raise NotImplementedError
+        item = self._get_item(strategy_id)
+        if item is None or item.get("created_by", {}).get("S") != owner:
+            raise StrategyNotFound("strategy not found")
+        return strategy_from_item(item)
 
     def find(self, strategy_id: str) -> Strategy | None:
         """Unscoped read for the executor."""
-        raise NotImplementedError
+        item = self._get_item(strategy_id)
+        return None if item is None else strategy_from_item(item)
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None) -> Page[Strategy]:
         """The owner's strategies, newest first."""
-        raise NotImplementedError
+        scope = f"strategies|{owner}"
+        key = signing_key(self.settings)
+        start = None
+        if next_token:
+            start = decode_next_token(next_token, scope=scope, key=key)
+            if not scoped_key_matches(start, "created_by", owner):
+                raise InvalidNextToken("next_token is not valid for this list")
+        expr = Expr()
+        params = {
+            "TableName": self.table,
+            "IndexName": BY_OWNER,
+            "KeyConditionExpression": f"{expr.name('created_by')} = {expr.value(owner)}",
+            "ScanIndexForward": False,
+            **expr.kwargs(),
+        }
+        items, last = page_query(
+            self.db,
+            params,
+            limit=limit,
+            start_key=start,
+            key_attributes=("strategy_id", "created_by", "created_key"),
+            filtered=False,
+            what="list strategies",
+        )
+        token = encode_next_token(last, scope=scope, key=key) if last else None
+        return Page(items=[strategy_from_item(i) for i in items], next_token=token)
 
     def count_by_owner(self, owner: str, *, up_to: int) -> int:
         """How many strategies the owner has, counting no further than `up_to`."""
-        raise NotImplementedError
+        expr = Expr()
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_OWNER,
+            "KeyConditionExpression": f"{expr.name('created_by')} = {expr.value(owner)}",
+            "Select": "COUNT",
+            **expr.kwargs(),
+        }
+        count = 0
+        while count < up_to:
+            request["Limit"] = up_to - count
+            try:
+                response = self.db.query(**request)
+            except ClientError as exc:
+                raise map_error(exc, what="count strategies") from exc
+            count += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return min(count, up_to)
 
     def update(
         self,
@@ -64,25 +207,230 @@ class StrategyRepository:
         remove_fields: Collection[str] = (),
         now: datetime,
     ) -> Strategy:
-        """One conditional UpdateItem; bumps `version` and `updated_at`; returns the new strategy."""
-        raise NotImplementedError
+        """One conditional UpdateItem; bumps `version` and `updated_at`; returns the new strategy.
+
+        StrategyNotFound (missing or not the owner's), PreconditionFailed (version), InvalidTransition
+        (status not in `allowed_status`; details carry the current status and its allowed actions).
+        Setting `status` RUNNING needs `due_at` (see `scheduling_fields`); any other status leaves the
+        due index. A None value removes the attribute.
+        """
+        to_set = dict(set_fields)
+        to_remove = set(remove_fields)
+        if "status" in to_set:
+            status = StrategyStatus(to_set["status"])
+            extra_set, extra_remove = scheduling_fields(status, to_set.get("due_at"))
+            to_set = {**extra_set, **to_set}
+            to_remove.update(extra_remove)
+        for name in to_set.keys() | to_remove:
+            if name not in _UPDATABLE:
+                raise ValueError(f"strategy field {name!r} cannot be updated")
+        to_remove.update(k for k, v in to_set.items() if v is None)
+        to_set = {k: v for k, v in to_set.items() if v is not None}
+        if to_remove & to_set.keys():
+            raise ValueError(f"fields both set and removed: {sorted(to_remove & to_set.keys())}")
+        # the due index's partition key follows due_at: both exist or neither
+        if "due_at" in to_set:
+            to_set["due_shard"] = due_shard(strategy_id, self.settings.due_shards)
+        if "due_at" in to_remove:
+            to_remove.add("due_shard")
+
+        expr = Expr()
+        sets = [f"{expr.name(k)} = {expr.value(storable(v))}" for k, v in to_set.items()]
+        sets.append(f"{expr.name('updated_at')} = {expr.value(now)}")
+        update = "SET " + ", ".join(sets) + f" ADD {expr.name('version')} {expr.value(1)}"
+        if to_remove:
+            update += " REMOVE " + ", ".join(expr.name(k) for k in sorted(to_remove))
+        condition = self._owner_condition(expr, owner, expected_version, allowed_status)
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            raise self._condition_error(
+                exc, owner, expected_version, allowed_status, "update strategy"
+            ) from exc
+        return strategy_from_item(response["Attributes"])
 
     def delete(
         self, strategy_id: str, *, owner: str, allowed_status: Collection[StrategyStatus] | None
     ) -> None:
-        raise NotImplementedError
+        """Delete the strategy item (its other data goes with `purge_strategy_data`)."""
+        expr = Expr()
+        condition = self._owner_condition(expr, owner, None, allowed_status)
+        try:
+            self.db.delete_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}},
+                ConditionExpression=condition,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            raise self._condition_error(exc, owner, None, allowed_status, "delete strategy") from exc
+
+    def _owner_condition(
+        self,
+        expr: Expr,
+        owner: str,
+        expected_version: int | None,
+        allowed_status: Collection[StrategyStatus] | None,
+    ) -> str:
+        parts = [
+            f"attribute_exists({expr.name('strategy_id')})",
+            f"{expr.name('created_by')} = {expr.value(owner)}",
+        ]
+        if expected_version is not None:
+            parts.append(f"{expr.name('version')} = {expr.value(expected_version)}")
+        if allowed_status is not None:
+            if not allowed_status:
+                raise ValueError("allowed_status is empty: nothing could pass")
+            options = ", ".join(expr.value(StrategyStatus(s).value) for s in sorted(allowed_status))
+            parts.append(f"{expr.name('status')} IN ({options})")
+        return " AND ".join(parts)
+
+    def _condition_error(
+        self,
+        exc: ClientError,
+        owner: str,
+        expected_version: int | None,
+        allowed_status: Collection[StrategyStatus] | None,
+        what: str,
+    ) -> Exception:
+        """Which part of the condition failed, told from the item as it was (no extra read)."""
+        if error_code(exc) != "ConditionalCheckFailedException":
+            return map_error(exc, what=what)
+        old = exc.response.get("Item")
+        if not old or old.get("created_by", {}).get("S") != owner:
+            return StrategyNotFound("strategy not found")
+        values = from_item(old)
+        version = int(values.get("version", 0))
+        if expected_version is not None and version != expected_version:
+            return PreconditionFailed(
+                f"the strategy is at version {version}, not {expected_version}", details={"version": version}
+            )
+        status = StrategyStatus(values["status"])
+        if allowed_status is not None and status not in allowed_status:
+            return InvalidTransition(
+                f"not allowed while the strategy is {status.value}",
+                details={"status": status.value, "allowed": allowed_actions(status)},
+            )
+        return Conflict("the strategy changed meanwhile; try again")
 
     def purge_strategy_data(self, strategy_id: str) -> None:
         """Delete the strategy's trades, logs, account, portfolio and equity items (batched)."""
-        raise NotImplementedError
+        s = self.settings
+        delete_partition(
+            self.db,
+            s.trades_table,
+            partition="strategy_id",
+            value=strategy_id,
+            sort_key="trade_id",
+            what="purge",
+        )
+        delete_partition(
+            self.db,
+            s.executions_table,
+            partition="strategy_id",
+            value=strategy_id,
+            sort_key="log_key",
+            what="purge",
+        )
+        delete_partition(
+            self.db,
+            s.portfolios_table,
+            partition="strategy_id",
+            value=strategy_id,
+            sort_key="sk",
+            what="purge",
+        )
+
+    # -- scheduling -------------------------------------------------------------------------------------
 
     def due_shard_for(self, strategy_id: str) -> str:
-        raise NotImplementedError
+        return due_shard(strategy_id, self.settings.due_shards)
 
     def query_due(self, *, now: datetime, limit: int) -> list[DueRef]:
         """Due strategies, oldest first, at most `limit`; every shard queried concurrently."""
-        raise NotImplementedError
+        refs, _ = self.query_due_counted(now=now, limit=limit)
+        return refs
+
+    def query_due_counted(self, *, now: datetime, limit: int) -> tuple[list[DueRef], int]:
+        """`query_due` plus the number of index items DynamoDB read for it (ScannedCount), for benchmarks."""
+        if limit <= 0:
+            return [], 0
+        shards = [str(i) for i in range(self.settings.due_shards)]
+        upper = time_key(now)
+        with ThreadPoolExecutor(max_workers=min(len(shards), 32)) as pool:
+            results = list(pool.map(lambda shard: self._query_shard(shard, upper, limit), shards))
+        scanned = sum(count for _, count in results)
+        merged = heapq.merge(*(refs for refs, _ in results), key=lambda r: (r.due_at, r.strategy_id))
+        return [ref for _, ref in zip(range(limit), merged, strict=False)], scanned
+
+    def _query_shard(self, shard: str, upper: str, limit: int) -> tuple[list[DueRef], int]:
+        expr = Expr()
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": (
+                f"{expr.name('due_shard')} = {expr.value(shard)} "
+                f"AND {expr.name('due_at')} <= {expr.value(upper)}"
+            ),
+            "ScanIndexForward": True,
+            **expr.kwargs(),
+        }
+        refs: list[DueRef] = []
+        scanned = 0
+        while len(refs) < limit:
+            request["Limit"] = limit - len(refs)
+            try:
+                response = self.db.query(**request)
+            except ClientError as exc:
+                raise map_error(exc, what="query due strategies") from exc
+            scanned += int(response.get("ScannedCount", 0))
+            for item in response.get("Items", []):
+                refs.append(
+                    DueRef(strategy_id=item["strategy_id"]["S"], due_at=parse_iso(item["due_at"]["S"]))
+                )
+            if not response.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return refs, scanned
 
     def claim(self, ref: DueRef, *, slot: datetime, now: datetime, lease_seconds: int) -> Strategy | None:
-        """Take the strategy's slot (INTERNALS step 1); None when someone else holds it or it is not due."""
-        raise NotImplementedError
+        """Take the strategy's slot (INTERNALS step 1); None when someone else holds it or it is not due.
+
+        `due_at` stays as it is, so a claim that is never completed is due again, and a later tick takes
+        it over once the lease has passed; the strategy returned carries the new `claim_token`.
+        """
+        expr = Expr()
+        update = (
+            f"SET {expr.name('claim_token')} = {expr.value(uuid.uuid4().hex)}, "
+            f"{expr.name('claim_slot')} = {expr.value(slot)}, "
+            f"{expr.name('claim_expires_at')} = {expr.value(now + timedelta(seconds=lease_seconds))}"
+        )
+        condition = (
+            f"{expr.name('status')} = {expr.value(StrategyStatus.RUNNING.value)} "
+            f"AND {expr.name('due_at')} = {expr.value(ref.due_at)} "
+            f"AND (attribute_not_exists({expr.name('claim_token')}) "
+            f"OR {expr.name('claim_expires_at')} < {expr.value(now)})"
+        )
+        try:
+            response = self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": ref.strategy_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ReturnValues="ALL_NEW",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise map_error(exc, what="claim strategy") from exc
+        return strategy_from_item(response["Attributes"])

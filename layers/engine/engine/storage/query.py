@@ -1,0 +1,146 @@
+"""Internal helpers: expression placeholders, paged queries that fill pages exactly, batched deletes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from engine.errors import StorageError
+from engine.storage.dynamo import map_error, to_value
+
+BATCH_SIZE = 25  # BatchWriteItem's limit
+BATCH_ATTEMPTS = 8
+FILTER_SCAN_BUDGET = 2000  # items a filtered page may read before it answers short, with a token
+
+
+class Expr:
+    """Placeholders for names and values, so reserved words (`status`) and odd names never bite."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+        self._by_name: dict[str, str] = {}
+
+    def name(self, attribute: str) -> str:
+        if attribute not in self._by_name:
+            placeholder = f"#n{len(self._by_name)}"
+            self._by_name[attribute] = placeholder
+            self.names[placeholder] = attribute
+        return self._by_name[attribute]
+
+    def value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = to_value(value)
+        return placeholder
+
+    def kwargs(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if self.names:
+            result["ExpressionAttributeNames"] = dict(self.names)
+        if self.values:
+            result["ExpressionAttributeValues"] = dict(self.values)
+        return result
+
+
+def key_of(item: Mapping[str, Any], attributes: Collection[str]) -> dict[str, Any]:
+    """The typed key of a raw item (table key plus the index key when paging an index)."""
+    return {a: item[a] for a in attributes}
+
+
+def page_query(
+    client: Any,
+    params: Mapping[str, Any],
+    *,
+    limit: int,
+    start_key: Mapping[str, Any] | None,
+    key_attributes: Collection[str],
+    filtered: bool,
+    what: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to `limit` raw items and the key to continue after, or None when the list is exhausted.
+
+    Reads one item past the page so the last page never carries a token to an empty page. A filter is
+    applied after DynamoDB's Limit, so filtered reads loop until the page is full, within a read budget:
+    past it the page answers short with a token (as DynamoDB itself does).
+    """
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    start = dict(start_key) if start_key else None
+    while True:
+        request = dict(params)
+        request["Limit"] = min(1000, (limit + 1) * 4) if filtered else limit + 1 - len(items)
+        if start:
+            request["ExclusiveStartKey"] = start
+        try:
+            response = client.query(**request)
+        except ClientError as exc:
+            raise map_error(exc, what=what) from exc
+        scanned += int(response.get("ScannedCount", 0))
+        for item in response.get("Items", []):
+            items.append(item)
+            if len(items) > limit:
+                return items[:limit], key_of(items[limit - 1], key_attributes)
+        start = response.get("LastEvaluatedKey")
+        if not start:
+            return items, None
+        if scanned >= FILTER_SCAN_BUDGET:
+            return items, start
+
+
+def query_all(client: Any, params: Mapping[str, Any], *, what: str) -> list[dict[str, Any]]:
+    """Every item a query matches, following LastEvaluatedKey."""
+    items: list[dict[str, Any]] = []
+    request = dict(params)
+    while True:
+        try:
+            response = client.query(**request)
+        except ClientError as exc:
+            raise map_error(exc, what=what) from exc
+        items.extend(response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return items
+        request["ExclusiveStartKey"] = last
+
+
+def batch_write(client: Any, table: str, requests: Iterable[dict[str, Any]], *, what: str) -> None:
+    """BatchWriteItem in chunks of 25, retrying unprocessed items with a short backoff."""
+    chunk: list[dict[str, Any]] = []
+    for request in requests:
+        chunk.append(request)
+        if len(chunk) == BATCH_SIZE:
+            _write_chunk(client, table, chunk, what=what)
+            chunk = []
+    if chunk:
+        _write_chunk(client, table, chunk, what=what)
+
+
+def _write_chunk(client: Any, table: str, chunk: list[dict[str, Any]], *, what: str) -> None:
+    pending: dict[str, Any] = {table: chunk}
+    for attempt in range(BATCH_ATTEMPTS):
+        try:
+            response = client.batch_write_item(RequestItems=pending)
+        except ClientError as exc:
+            raise map_error(exc, what=what) from exc
+        pending = response.get("UnprocessedItems") or {}
+        if not pending:
+            return
+        time.sleep(min(1.0, 0.05 * 2**attempt))  # unprocessed items mean throttling: back off
+    raise StorageError(f"{what}: storage is busy, try again", details={"unprocessed": len(pending[table])})
+
+
+def delete_partition(client: Any, table: str, *, partition: str, value: str, sort_key: str, what: str) -> int:
+    """Delete every item of one partition (keys only are read). Returns how many went."""
+    expr = Expr()
+    params = {
+        "TableName": table,
+        "KeyConditionExpression": f"{expr.name(partition)} = {expr.value(value)}",
+        "ProjectionExpression": f"{expr.name(partition)}, {expr.name(sort_key)}",
+        **expr.kwargs(),
+    }
+    keys = [key_of(item, (partition, sort_key)) for item in query_all(client, params, what=what)]
+    batch_write(client, table, ({"DeleteRequest": {"Key": key}} for key in keys), what=what)
+    return len(keys)
