@@ -63,15 +63,18 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
+# validate and build work offline without credentials; the SAM CLI still wants a region to name.
+SAM_ENV := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}
+
 validate: venv $(SAM_VENV)/.installed
-	$(SAM) validate --lint
+	$(SAM_ENV) $(SAM) validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
 
 build: $(SAM_VENV)/.installed
-	$(SAM) build
+	$(SAM_ENV) $(SAM) build
 
 deploy: build
-	$(SAM) deploy --config-env $(ENV)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
