@@ -149,7 +149,7 @@ class StrategyRepository:
         scope = f"strategies|{owner}"
         key = signing_key(self.settings)
         start = None
-        if next_token:
+        if next_token is not None:
             start = decode_next_token(next_token, scope=scope, key=key)
             if not scoped_key_matches(start, "created_by", owner):
                 raise InvalidNextToken("next_token is not valid for this list")

@@ -62,7 +62,7 @@ class TradeRepository:
         token_scope = f"trades|{scope}|{strategy_id}"
         key = signing_key(self.settings)
         start = None
-        if next_token:
+        if next_token is not None:
             start = decode_next_token(next_token, scope=token_scope, key=key)
             if not scoped_key_matches(start, "strategy_id", strategy_id):
                 raise InvalidNextToken("next_token is not valid for this list")
