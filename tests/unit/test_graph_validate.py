@@ -56,7 +56,7 @@ class SinkConfig(BaseModel):
     size: int = 1
 
 
-class TestSink:
+class FakeSink:
     """A test-only order-deciding node type, so these tests do not depend on the orchestrator's rules."""
 
     type_name: ClassVar[str] = "TEST_SINK"
@@ -70,7 +70,7 @@ class TestSink:
 
 @pytest.fixture(autouse=True)
 def _test_sink() -> Iterator[None]:
-    registry.register(TestSink)
+    registry.register(FakeSink)
     yield
     registry.unregister("TEST_SINK")
 
