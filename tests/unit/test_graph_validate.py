@@ -303,3 +303,31 @@ def test_error_message_summarises_the_details() -> None:
         validate_graph(graph([SRC, ("x", "MAGIC", {}), ("y", "MAGIC", {})], []))
     assert info.value.message.startswith("invalid node graph: node 'x': unknown type 'MAGIC'")
     assert info.value.message.endswith("(and 1 more)")
+
+
+def test_registry_refuses_a_type_whose_config_accepts_unknown_keys() -> None:
+    # Given a node type whose config model would silently accept typos
+    class LaxConfig(BaseModel):
+        limit: int = 1
+
+    class Lax:
+        type_name: ClassVar[str] = "TEST_LAX"
+        config_model: ClassVar[type[BaseModel]] = LaxConfig
+        is_source: ClassVar[bool] = False
+        is_sink: ClassVar[bool] = False
+
+        def run(self, config: LaxConfig, inputs: list[Market], ctx: RunContext) -> NodeOutput:
+            return NodeOutput()
+
+    # When registered / Then it is refused, and stays unknown
+    with pytest.raises(TypeError, match="extra='forbid'"):
+        registry.register(Lax)
+    assert "TEST_LAX" not in registry.node_type_names()
+
+
+def test_registry_knows_the_builtin_types_and_names_them_for_unknown_ones() -> None:
+    # Given the built-in registry / When asked / Then the three DESIGN 5 types are there
+    assert {"DATA_SOURCE", "FILTER", "ORCHESTRATOR"} <= set(registry.node_type_names())
+    assert registry.get_node_type("FILTER").type_name == "FILTER"
+    with pytest.raises(KeyError, match="unknown node type 'NOPE'"):
+        registry.get_node_type("NOPE")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import importlib
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
+
 from engine.nodes.base import NodeType
 
-# Imported on first use so that importing one node module never drags in the others.
-BUILTIN_MODULES = (
-    "engine.nodes.data_source",
-    "engine.nodes.filter",
-    "engine.nodes.orchestrator",
-)
+# module -> class of the built-in node types. Imported on first use, so that importing one node module never
+# drags in the others; registering here too keeps a module that forgot to call `register` from going missing.
+BUILTINS = {
+    "engine.nodes.data_source": "DataSource",
+    "engine.nodes.filter": "Filter",
+    "engine.nodes.orchestrator": "Orchestrator",
+}
 
 _types: dict[str, NodeType] = {}
 _builtins_loaded = False
@@ -26,7 +29,14 @@ def register(node_type_cls: type[T]) -> type[T]:
     One instance serves every run, so node types keep no per-run state.
     """
     cls: Any = node_type_cls
-    name = cls.type_name
+    name = getattr(cls, "type_name", None)
+    config_model = getattr(cls, "config_model", None)
+    if not isinstance(name, str) or not name or not callable(getattr(cls, "run", None)):
+        raise TypeError(f"{cls!r} is not a node type: it needs a `type_name` and a `run` method")
+    if not (isinstance(config_model, type) and issubclass(config_model, BaseModel)):
+        raise TypeError(f"node type {name!r} needs a pydantic `config_model`")
+    if config_model.model_config.get("extra") != "forbid":
+        raise TypeError(f"node type {name!r}: its config model must forbid unknown keys (extra='forbid')")
     existing = _types.get(name)
     if existing is not None and type(existing).__qualname__ != cls.__qualname__:
         raise ValueError(f"node type {name!r} is already registered by {type(existing).__qualname__}")
@@ -43,8 +53,8 @@ def _load_builtins() -> None:
     global _builtins_loaded  # noqa: PLW0603 - a one-time import cache
     if _builtins_loaded:
         return
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    for module_name, class_name in BUILTINS.items():
+        register(getattr(importlib.import_module(module_name), class_name))
     _builtins_loaded = True
 
 
