@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict
 from engine.clock import Deadline
 from engine.errors import MarketDataUnavailable
 from engine.graph.runner import cap_trace, run_graph
+from engine.graph.validate import validate_graph
 from engine.market.types import Market
 from engine.models.execution import NodeTrace
 from engine.models.strategy import NodeGraph
 from engine.models.trading import Order, TradeReason
 from engine.nodes import registry
 from engine.nodes.base import NodeOutput, RunContext
+from tests.support.builders import EXAMPLE_GRAPH
 from tests.support.markets import make_context, make_market
 
 
@@ -330,3 +332,25 @@ def test_cap_trace_of_a_full_run_stays_far_below_dynamodbs_item_limit() -> None:
     assert _bytes(capped) <= 100_000
     assert [t.node_id for t in capped] == [f"n{i}" for i in range(50)]
     assert all(t.truncated for t in capped)
+
+
+def test_design_example_graph_trades_with_the_real_nodes() -> None:
+    # Given DESIGN 5's example graph, validated for deploy, and three markets of which one passes the filter
+    example = validate_graph(EXAMPLE_GRAPH, for_deploy=True)
+    markets = [
+        make_market("fits", volume=20_000, yes_price="0.5"),
+        make_market("thin", volume=5_000, yes_price="0.5"),
+        make_market("sure", volume=30_000, yes_price="0.9"),
+    ]
+    # When it runs with a fresh $1,000 account
+    result = run_graph(example, make_context(markets))
+    # Then the orchestrator buys YES in the one market that passed, for the configured $100
+    assert result.status == "completed"
+    assert [(o.market_id, o.outcome, o.side, o.usd) for o in result.orders] == [
+        ("fits", "YES", "BUY", Decimal(100))
+    ]
+    assert [(t.node_id, t.received, t.kept) for t in result.trace] == [
+        ("src", 3, 3),
+        ("flt", 3, 1),
+        ("orc", 1, 1),
+    ]
