@@ -349,3 +349,49 @@ def test_a_sell_after_a_buy_keeps_the_account_consistent(strategy_id: str) -> No
     account = accounts.get(strategy_id)
     assert account is not None
     assert account.positions == {} and account.cash_usd == Decimal("1000.75") and account.trade_seq == 2
+
+
+def test_accounts_holding_positions_are_in_the_settle_index_until_they_hold_nothing(strategy_id: str) -> None:
+    # Given an account that bought one position (no known end date: checked from when it opened)
+    runs, accounts = RunRepository(), AccountRepository()
+    runs.commit_run(trade_run(strategy_id, 1))
+    # When / Then
+    assert accounts.query_settle_due(now=T0, limit=10) == [strategy_id]
+    assert accounts.query_settle_due(now=T0 - timedelta(seconds=1), limit=10) == []
+    # When the market awaits resolution, the check moves forward
+    assert accounts.push_settle_check(strategy_id, at=T0 + timedelta(hours=1))
+    assert accounts.query_settle_due(now=T0 + timedelta(minutes=59), limit=10) == []
+    assert accounts.query_settle_due(now=T0 + timedelta(hours=1), limit=10) == [strategy_id]
+    # When the position is sold, the account leaves the index
+    before = accounts.get(strategy_id)
+    assert before is not None
+    sell = make_trade(
+        strategy_id,
+        seq=2,
+        market_id="m1",
+        slot_key="s2",
+        side=Side.SELL,
+        shares=Decimal(10),
+        fee_usd=Decimal(0),
+    )
+    runs.commit_run(
+        RunCommit(
+            strategy_id=strategy_id,
+            trades=[sell],
+            account_before=before,
+            account_after=apply_to_account(before, [sell]),
+        )
+    )
+    assert accounts.query_settle_due(now=T0 + timedelta(days=1), limit=10) == []
+    assert not accounts.push_settle_check(strategy_id, at=T0)
+
+
+def test_reopening_an_account_takes_it_out_of_the_settle_index(strategy_id: str) -> None:
+    # Given an account holding a position
+    accounts = AccountRepository()
+    RunRepository().commit_run(trade_run(strategy_id, 2))
+    assert accounts.query_settle_due(now=T0, limit=10) == [strategy_id]
+    # When
+    accounts.open(strategy_id, bankroll=Decimal(1000), epoch=1, now=T0)
+    # Then
+    assert accounts.query_settle_due(now=T0 + timedelta(days=1), limit=10) == []

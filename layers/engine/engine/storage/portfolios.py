@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,25 +14,55 @@ from botocore.exceptions import ClientError
 from engine.models.portfolio import EquityPoint, Portfolio
 from engine.models.trading import Account
 from engine.money import ZERO
-from engine.storage.dynamo import StorageClients, error_code, from_item, get_clients, map_error, to_item
+from engine.storage.dynamo import (
+    StorageClients,
+    error_code,
+    from_item,
+    get_clients,
+    map_error,
+    time_key,
+    to_item,
+)
 from engine.storage.query import Expr, batch_write, key_of, query_all
+from engine.storage.strategies import due_shard
 
 ACCOUNT_SK = "ACCOUNT"
 PORTFOLIO_SK = "PORTFOLIO"
 EQUITY_PREFIX = "EQ#"
 
 
+SETTLE_INDEX = "settle_due"
+# keys of the sparse settle_due index: present only on ACCOUNT items that hold positions
+SETTLE_ATTRIBUTES = ("settle_shard", "settle_check_at")
+
+
+def settle_check_for(account: Account) -> datetime | None:
+    """When the account may first need settling: the earliest end date among its held markets (a holding
+    with no known end date counts from when it was opened, so it is checked at once). None: nothing held."""
+    if not account.positions:
+        return None
+    return min(h.end_date or h.opened_at for h in account.positions.values())
+
+
 def account_from_item(item: Mapping[str, Any]) -> Account:
     values = from_item(item)
-    values.pop("sk", None)
+    for attribute in ("sk", *SETTLE_ATTRIBUTES):
+        values.pop(attribute, None)
     return Account.model_validate(values)
 
 
-def account_item(account: Account, *, version: int) -> dict[str, Any]:
-    """The ACCOUNT item for `account` as stored at `version` (the caller's conditional write decides)."""
+def account_item(account: Account, *, version: int, shards: int = 1) -> dict[str, Any]:
+    """The ACCOUNT item for `account` as stored at `version` (the caller's conditional write decides).
+
+    It joins the sparse `settle_due` index while it holds positions (`shards`: settings.due_shards).
+    """
     values = account.model_dump(mode="python")
     values["sk"] = ACCOUNT_SK
     values["version"] = version
+    check_at = settle_check_for(account)
+    if check_at is not None:
+        values["settle_shard"] = due_shard(account.strategy_id, shards)
+        values["settle_check_at"] = check_at
     return to_item(values)
 
 
@@ -41,7 +73,61 @@ class AccountRepository:
         self.table = self.clients.settings.portfolios_table
 
     def item_for(self, account: Account, *, version: int) -> dict[str, Any]:
-        return account_item(account, version=version)
+        return account_item(account, version=version, shards=self.clients.settings.due_shards)
+
+    def query_settle_due(self, *, now: datetime, limit: int) -> list[str]:
+        """Strategy ids whose accounts may need settling (`settle_check_at <= now`), earliest first, at most
+        `limit`; every shard of the sparse `settle_due` index queried concurrently."""
+        if limit <= 0:
+            return []
+        upper = time_key(now)
+        shards = [str(i) for i in range(self.clients.settings.due_shards)]
+        with ThreadPoolExecutor(max_workers=min(len(shards), 32)) as pool:
+            found = list(pool.map(lambda shard: self._settle_shard(shard, upper, limit), shards))
+        merged = heapq.merge(*found)
+        return [sid for _, (_, sid) in zip(range(limit), merged, strict=False)]
+
+    def _settle_shard(self, shard: str, upper: str, limit: int) -> list[tuple[str, str]]:
+        expr = Expr()
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": SETTLE_INDEX,
+            "KeyConditionExpression": (
+                f"{expr.name('settle_shard')} = {expr.value(shard)} "
+                f"AND {expr.name('settle_check_at')} <= {expr.value(upper)}"
+            ),
+            **expr.kwargs(),
+        }
+        found: list[tuple[str, str]] = []
+        while len(found) < limit:
+            request["Limit"] = limit - len(found)
+            try:
+                response = self.db.query(**request)
+            except ClientError as exc:
+                raise map_error(exc, what="query accounts to settle") from exc
+            found += [(i["settle_check_at"]["S"], i["strategy_id"]["S"]) for i in response.get("Items", [])]
+            if not response.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
+    def push_settle_check(self, strategy_id: str, *, at: datetime) -> bool:
+        """Move the account's next settlement check to `at` (a market awaits resolution). False when the
+        account holds nothing any more. The next run that trades recomputes it from the end dates."""
+        expr = Expr()
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}, "sk": {"S": ACCOUNT_SK}},
+                UpdateExpression=f"SET {expr.name('settle_check_at')} = {expr.value(at)}",
+                ConditionExpression=f"attribute_exists({expr.name('settle_shard')})",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise map_error(exc, what="push settlement check") from exc
+        return True
 
     def get(self, strategy_id: str) -> Account | None:
         try:
@@ -68,7 +154,9 @@ class AccountRepository:
             f"{expr.name('cash_usd')} = {expr.value(bankroll)}, "
             f"{expr.name('positions')} = {expr.value({})}, "
             f"{expr.name('trade_seq')} = {expr.value(0)} "
-            f"ADD {expr.name('version')} {expr.value(1)}"
+            f"ADD {expr.name('version')} {expr.value(1)} "
+            # a fresh account holds nothing: it leaves the sparse settle_due index
+            f"REMOVE {expr.name('settle_shard')}, {expr.name('settle_check_at')}"
         )
         try:
             response = self.db.update_item(

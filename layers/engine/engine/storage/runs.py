@@ -191,7 +191,11 @@ class RunRepository:
         else:
             condition = f"{expr.name('version')} = {expr.value(before.version)}"
             version = before.version + 1
-        item = account_item(after.model_copy(update={"strategy_id": commit.strategy_id}), version=version)
+        item = account_item(
+            after.model_copy(update={"strategy_id": commit.strategy_id}),
+            version=version,
+            shards=self.settings.due_shards,
+        )
         return {
             "Put": {
                 "TableName": self.settings.portfolios_table,
