@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from engine.broker import PaperBroker, taker_fee
+from engine.broker import BrokerResult, PaperBroker, taker_fee
 from engine.ledger import replay
-from engine.market.types import FeeSchedule
+from engine.market.types import FeeSchedule, Market
 from engine.models.trading import (
     Account,
     Holding,
@@ -54,8 +55,8 @@ def _feed() -> FakeMarketData:
     )
 
 
-def _account(cash: str = "1000000", **kwargs: object) -> Account:
-    return Account(strategy_id="s1", bankroll_usd=D(1_000_000), cash_usd=D(cash), **kwargs)  # type: ignore[arg-type]
+def _account(cash: str = "1000000", **kwargs: Any) -> Account:
+    return Account(strategy_id="s1", bankroll_usd=D(1_000_000), cash_usd=D(cash), **kwargs)
 
 
 def _buy(market_id: str, token_id: str, usd: str, outcome: OutcomeSide = "YES") -> Order:
@@ -96,7 +97,9 @@ def _holding(market_id: str, token_id: str, shares: str, cost: str, outcome: Out
     )
 
 
-def _fill(orders: list[Order], account: Account, broker: PaperBroker | None = None, slot: str = "slot-1"):  # type: ignore[no-untyped-def]
+def _fill(
+    orders: list[Order], account: Account, broker: PaperBroker | None = None, slot: str = "slot-1"
+) -> BrokerResult:
     return (broker or PaperBroker()).fill(orders, account, _feed(), strategy_id="s1", slot_key=slot, now=NOW)
 
 
@@ -368,7 +371,7 @@ def test_a_second_order_with_the_same_id_in_one_run_is_rejected() -> None:
     assert result.decisions[1]["reason"] == "duplicate_order"
 
 
-def _resolved(market_id: str, prices: tuple[str, str], status: str | None = "resolved"):  # type: ignore[no-untyped-def]
+def _resolved(market_id: str, prices: tuple[str, str], status: str | None = "resolved") -> Market:
     return make_market(market_id, prices=prices, closed=True, uma_resolution_status=status)
 
 
