@@ -9,7 +9,9 @@ ENV ?= dev
 PYTEST_ARGS ?=
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: help venv test lint format typecheck unit bench demo up build validate deploy openapi clean
+LOCK_VENV := .venv-lock
+
+.PHONY: lock help venv test lint format typecheck unit bench demo up build validate deploy openapi clean
 
 help:
 	@echo "make demo      run the scripted demo on the embedded local stack"
@@ -18,12 +20,13 @@ help:
 	@echo "make bench     run every benchmark and write bench/RESULTS.md"
 	@echo "make validate  sam validate --lint and cfn-lint"
 	@echo "make build     sam build"
+	@echo "make lock      recompile the hashed requirement locks"
 	@echo "make deploy    sam deploy --config-env \$$ENV (dev or prod)"
 
-$(VENV)/.installed: requirements-dev.txt requirements-dev.lock layers/engine/requirements.txt layers/engine/requirements.lock pyproject.toml
+$(VENV)/.installed: requirements-dev.txt layers/engine/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	echo "$(CURDIR)/layers/engine" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/autopilot-paths.pth
 	echo "$(CURDIR)" >> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/autopilot-paths.pth
@@ -75,6 +78,16 @@ build: $(SAM_VENV)/.installed
 
 deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV)
+
+$(LOCK_VENV)/.installed: requirements-lock-tool.txt
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet -r requirements-lock-tool.txt
+	touch $@
+
+# Recompile the hashed locks from the .in files (runtime: the layer's requirements.txt, which sam build installs).
+lock: $(LOCK_VENV)/.installed
+	$(LOCK_VENV)/bin/uv pip compile --quiet --python-version 3.11 --generate-hashes layers/engine/requirements.in -o layers/engine/requirements.txt
+	$(LOCK_VENV)/bin/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements-dev.in -o requirements-dev.txt
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
