@@ -378,6 +378,8 @@ class PolymarketClient:
                     redirect=False,
                     preload_content=True,
                 )
+            except urllib3.exceptions.NewConnectionError:  # before TimeoutError: urllib3 makes it a subclass
+                last_error = "connection failed"
             except urllib3.exceptions.TimeoutError:
                 last_error = f"timed out after {per_attempt:.2f}s"
             except urllib3.exceptions.HTTPError as exc:
@@ -399,7 +401,7 @@ class PolymarketClient:
             if pause >= deadline.remaining():
                 raise MarketDataUnavailable(f"{shown}: {last_error}; no time left to retry")
             time.sleep(pause)
-        raise MarketDataUnavailable(f"{shown}: {last_error} after {self.retries + 1} attempts")
+        raise MarketDataUnavailable(f"{shown}: {last_error} ({self.retries + 1} attempts)")
 
 
 def _retry_after(value: str | None) -> float:
