@@ -153,7 +153,7 @@ def test_a_trade_that_would_make_cash_negative_is_refused_and_changes_nothing() 
     # Then the state is as it was
     assert state.cash_usd == D(10)
     assert list(state.positions) == ["tok-a"]
-    assert (state.applied_seq, state.trades_count, state.fees_paid_usd) == (1, 1, 0)
+    assert (state.applied_seq, state.trades_count, state.fees_paid_usd) == (1, 1, D(0))
 
 
 def test_selling_more_than_held_or_an_unheld_token_is_refused() -> None:
