@@ -303,8 +303,8 @@ def test_later_orders_see_the_cash_earlier_ones_spent() -> None:
     assert result.decisions[1]["status"] == "reduced"
 
 
-def test_missing_book_unknown_market_and_unheld_sell_are_rejected_with_reasons() -> None:
-    # Given a market with no book in the feed, a market the feed does not know, and a sell of nothing held
+def test_missing_book_unknown_market_unheld_sell_and_wrong_outcome_are_rejected_with_reasons() -> None:
+    # Given orders on: a market without a book, an unknown market, nothing held, a foreign token, a wrong side
     feed = _feed()
     feed.markets["nobook"] = make_market("nobook")
     orders = [
@@ -312,6 +312,7 @@ def test_missing_book_unknown_market_and_unheld_sell_are_rejected_with_reasons()
         _buy("ghost", "ghost-yes", "100"),
         _sell("fed50", FED_NO, "10"),
         _buy("1669969", BTC_UP.replace("9", "8"), "100"),
+        _buy("fed50", FED_NO, "100", outcome="YES"),
     ]
 
     # When they are filled
@@ -324,6 +325,7 @@ def test_missing_book_unknown_market_and_unheld_sell_are_rejected_with_reasons()
         "market_unavailable",
         "not_held",
         "unknown_token",
+        "outcome_mismatch",
     ]
 
 

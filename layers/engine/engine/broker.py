@@ -189,8 +189,11 @@ class PaperBroker:
             raise _Rejected("market_unavailable")
         if market.closed or not market.accepting_orders:
             raise _Rejected("market_not_accepting_orders")
-        if market.outcome_for_token(order.token_id) is None:
+        found = market.outcome_for_token(order.token_id)
+        if found is None:
             raise _Rejected("unknown_token")
+        if found[0] != order.outcome:  # a trade must never book one side's token as the other side
+            raise _Rejected("outcome_mismatch", token_outcome=found[0])
         book = markets.book(order.token_id)
         if book is None:
             raise _Rejected("no_book")
