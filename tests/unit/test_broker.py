@@ -159,7 +159,7 @@ def test_slippage_cap_stops_the_walk_and_leaves_the_rest_of_the_usd_unspent() ->
     assert trade.fill is not None and trade.fill.slippage_bps == 0
     decision = result.decisions[0]
     assert (decision["status"], decision["reason"]) == ("partial", "slippage_cap")
-    assert decision["unspent_usd"] == str(D(100000) - D("62124.326550"))
+    assert decision["unspent_usd"] == "37875.67345"  # 100000 - 106195.43 x 0.585
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,11 @@ class _Rejected(Exception):
         self.details = details
 
 
+def _shown(value: Decimal) -> str:
+    """Decimals in the trace as plain strings without trailing zeros (JSON and DynamoDB safe)."""
+    return format(value.normalize(), "f")
+
+
 def taker_fee(market: Market | None, shares: Decimal, price: Decimal) -> Decimal:
     """`shares x rate x (p x (1 - p)) ** exponent` from the market's fee schedule; 0 without one or when the
     market has fees disabled."""
@@ -205,7 +210,7 @@ class PaperBroker:
         tick = book.tick_size or market.tick_size or DEFAULT_TICK_SIZE
         min_size = book.min_order_size or market.min_order_size or DEFAULT_MIN_ORDER_SIZE
         limit = self._limit_price(best, tick, buy=buy)
-        details: dict[str, Any] = {"status": "filled", "limit_price": str(limit)}
+        details: dict[str, Any] = {"status": "filled", "limit_price": _shown(limit)}
 
         if buy:
             assert order.usd is not None
@@ -217,10 +222,12 @@ class PaperBroker:
 
             if walk.shares > ZERO and cost_of(walk) > account.cash_usd:
                 walk = self._largest_affordable(levels, limit, walk.shares, account.cash_usd, cost_of)
-                details.update(status="reduced", reason="insufficient_cash", cash_usd=str(account.cash_usd))
+                details.update(
+                    status="reduced", reason="insufficient_cash", cash_usd=_shown(account.cash_usd)
+                )
             elif order.usd - walk.cost >= CENT:
                 details.update(
-                    status="partial", reason="slippage_cap", unspent_usd=str(usd(order.usd - walk.cost))
+                    status="partial", reason="slippage_cap", unspent_usd=_shown(usd(order.usd - walk.cost))
                 )
         else:
             assert order.shares is not None
@@ -231,14 +238,14 @@ class PaperBroker:
             walk = _walk(levels, limit=limit, buy=False, usd_budget=None, max_shares=wanted)
             if walk.shares < wanted:
                 details.update(
-                    status="partial", reason="slippage_cap", unfilled_shares=str(wanted - walk.shares)
+                    status="partial", reason="slippage_cap", unfilled_shares=_shown(wanted - walk.shares)
                 )
 
         if walk.shares < min_size:
             raise _Rejected(
                 "insufficient_cash" if details["status"] == "reduced" else "below_min_size",
-                shares=str(walk.shares),
-                min_order_size=str(min_size),
+                shares=_shown(walk.shares),
+                min_order_size=_shown(min_size),
             )
         price = (walk.cost / walk.shares).quantize(PRICE_PLACES, rounding=ROUND_HALF_EVEN)
         notional, fee = self._money(walk, market)
@@ -268,12 +275,12 @@ class PaperBroker:
             fill=fill,
         )
         details.update(
-            shares=str(walk.shares),
-            price=str(price),
-            fee_usd=str(fee),
-            notional_usd=str(notional),
+            shares=_shown(walk.shares),
+            price=_shown(price),
+            fee_usd=_shown(fee),
+            notional_usd=_shown(notional),
             levels=walk.levels,
-            slippage_bps=str(fill.slippage_bps),
+            slippage_bps=_shown(fill.slippage_bps),
         )
         return trade, details
 
@@ -371,8 +378,8 @@ class PaperBroker:
                     "market_id": holding.market_id,
                     "token_id": holding.token_id,
                     "status": "settled",
-                    "price": str(price),
-                    "shares": str(holding.shares),
+                    "price": _shown(price),
+                    "shares": _shown(holding.shares),
                     "trade_id": trade.trade_id,
                 }
             )
