@@ -1,0 +1,508 @@
+"""One run of one strategy for one slot: the single code path shared by the cron, the worker and POST /run.
+
+A run reads the account, runs the graph against the tick's shared market snapshot, fills the orders with the
+paper broker (settling resolved holdings first), marks what it holds, and commits trades, account, logs,
+marks and the strategy's stats in ONE transaction (INTERNALS "A run"). Scheduled runs are guarded by their
+claim; manual runs by the account version only and never touch `due_at` or `consecutive_failures`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+from engine import schedule
+from engine.broker import PaperBroker
+from engine.clock import Deadline, iso
+from engine.errors import (
+    AccountConflict,
+    ClaimLost,
+    InvalidTransition,
+    MarketDataUnavailable,
+    StorageError,
+)
+from engine.graph.runner import GraphResult, cap_trace, run_graph
+from engine.ledger import LedgerError
+from engine.market.snapshot import MarketSnapshot
+from engine.market.types import Market, MarketDataProvider, MarketQuery, OrderBook
+from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
+from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
+from engine.models.trading import Account, Trade
+from engine.nodes.base import RunContext
+from engine.settings import Settings, get_settings
+from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
+from engine.storage.portfolios import AccountRepository
+from engine.storage.runs import (
+    CommitResult,
+    CommitTooLarge,
+    Completion,
+    ManualStats,
+    RunCommit,
+    RunRepository,
+)
+from engine.storage.strategies import StrategyRepository
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The whole log item must stay far below DynamoDB's 400 KB; the runner's own budget is per graph.
+LOG_TRACE_BUDGET_BYTES = 120_000
+MAX_BROKER_DECISIONS = 100
+ERROR_MESSAGE_CHARS = 500
+MARKET_DATA_UNAVAILABLE = MarketDataUnavailable.code
+
+Outcome = Literal["committed", "duplicate", "claim_lost", "commit_failed", "not_claimed"]
+
+
+@dataclass(frozen=True)
+class RunSlot:
+    """What a run is for: its slot (manual runs: the request time), its key and how it was triggered."""
+
+    scheduled_for: datetime
+    key: str
+    trigger: Literal["schedule", "manual"]
+    missed_slots: int = 0  # older unrun slots, recorded in one `skipped` log
+    first_missed: datetime | None = None  # the first of them (the strategy's due_at)
+
+    @classmethod
+    def scheduled(cls, slot: datetime, *, missed: int = 0, first_missed: datetime | None = None) -> RunSlot:
+        return cls(slot, iso(slot), "schedule", missed, first_missed if missed else None)
+
+    @classmethod
+    def manual(cls, now: datetime) -> RunSlot:
+        # a key no scheduled slot can have, so a manual run never collides with the cron's trade ids
+        return cls(now, f"manual:{iso(now)}", "manual")
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one run, for the tick's counts and the per-run log line."""
+
+    strategy_id: str
+    slot: RunSlot
+    outcome: Outcome
+    log: ExecutionLog | None = None
+    auto_paused: bool = False
+    trades: list[Trade] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def status(self) -> RunStatus | None:
+        return self.log.status if self.log is not None else None
+
+
+class RunMarkets:
+    """The tick's snapshot seen by one run: every provider call is bounded by this run's own deadline."""
+
+    def __init__(self, snapshot: MarketSnapshot, deadline: Deadline) -> None:
+        self._snapshot = snapshot
+        self._deadline = deadline
+
+    @property
+    def fetched_at(self) -> datetime:
+        return self._snapshot.fetched_at
+
+    def query(self, query: MarketQuery) -> list[Market]:
+        return self._snapshot.query(query, deadline=self._deadline)
+
+    def market(self, market_id: str) -> Market | None:
+        return self._snapshot.market(market_id, deadline=self._deadline)
+
+    def book(self, token_id: str) -> OrderBook | None:
+        return self._snapshot.book(token_id, deadline=self._deadline)
+
+    def prefetch(self, market_ids: Iterable[str]) -> list[Market]:
+        return self._snapshot.prefetch(market_ids, deadline=self._deadline)
+
+
+@dataclass
+class Engine:
+    """The run's collaborators: storage repositories, the broker, settings. One per invocation is enough."""
+
+    settings: Settings
+    clients: StorageClients
+    broker: PaperBroker = field(default_factory=PaperBroker)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> Engine:
+        settings = settings or get_settings()
+        return cls(settings=settings, clients=get_clients(settings))
+
+    @property
+    def strategies(self) -> StrategyRepository:
+        return StrategyRepository(self.clients)
+
+    @property
+    def accounts(self) -> AccountRepository:
+        return AccountRepository(self.clients)
+
+    @property
+    def runs(self) -> RunRepository:
+        return RunRepository(self.clients)
+
+    def snapshot(self, provider: MarketDataProvider, *, now: datetime, deadline: Deadline) -> MarketSnapshot:
+        return MarketSnapshot(
+            provider, fetched_at=now, max_markets=self.settings.market_snapshot_size, deadline=deadline
+        )
+
+
+def is_throttling(exc: StorageError) -> bool:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    return details.get("aws_code") in THROTTLING_CODES or "reasons" in details
+
+
+def with_retries(call: Callable[[], T], *, deadline: Deadline, attempts: int = 4) -> T:
+    """`call()` again after a storage error that says "busy" (throttling), while the deadline allows.
+
+    botocore retries throttling itself; this is the second line for what still gets through, so one
+    throttled request does not cost a strategy its slot.
+    """
+    pause = 0.05
+    for attempt in range(attempts):
+        try:
+            return call()
+        except CommitTooLarge:
+            raise
+        except StorageError as exc:
+            if attempt == attempts - 1 or not is_throttling(exc) or deadline.remaining() <= pause:
+                raise
+        time.sleep(pause)
+        pause *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# ------------------------------------------------------------------------------------------------ a run
+
+
+@dataclass
+class _Decided:
+    """A run's result before it is committed."""
+
+    graph: GraphResult
+    status: RunStatus
+    error_code: str | None
+    error_message: str | None
+    counts_as_failure: bool | None
+    trades: list[Trade]
+    account_after: Account
+    broker_trace: NodeTrace
+    marks: dict[str, Any] | None
+
+
+def _opening_account(strategy: Strategy) -> Account:
+    bankroll = strategy.paper_bankroll_usd or Decimal(0)
+    return Account(
+        strategy_id=strategy.strategy_id,
+        epoch=strategy.portfolio_epoch,
+        bankroll_usd=bankroll,
+        cash_usd=bankroll,
+    )
+
+
+def _classify(graph: GraphResult, deadline: Deadline) -> tuple[RunStatus, bool | None]:
+    """(status, counts toward auto-pause). A market data outage is not the strategy's fault (DESIGN 3)."""
+    if graph.status == "completed":
+        return RunStatus.COMPLETED, False
+    if graph.error_code == MARKET_DATA_UNAVAILABLE:
+        # the snapshot hanging past the deadline is still an outage: timeout, but it does not count
+        return (RunStatus.TIMEOUT if deadline.expired() else RunStatus.FAILED), None
+    if graph.status == "timeout":
+        return RunStatus.TIMEOUT, True
+    return RunStatus.FAILED, True
+
+
+def _decide(
+    engine: Engine,
+    strategy: Strategy,
+    *,
+    account: Account,
+    slot: RunSlot,
+    markets: RunMarkets,
+    deadline: Deadline,
+    now: datetime,
+) -> _Decided:
+    sid = strategy.strategy_id
+    execution_id = execution_id_for(sid, slot.key, "run")
+    decisions: list[dict[str, Any]] = []
+    trades: list[Trade] = []
+    # Settle what has resolved first: the cash comes back before the orchestrator sizes new entries.
+    if account.positions:
+        try:
+            held = markets.prefetch(h.market_id for h in account.positions.values())
+            settled = engine.broker.settle(account, {m.market_id: m for m in held}, strategy_id=sid, now=now)
+            trades += settled.trades
+            account = settled.account
+            decisions += [{"action": "settle", **d} for d in settled.decisions]
+        except MarketDataUnavailable as exc:
+            # the tick's settlement pass tries again; the run itself goes on
+            decisions.append({"action": "settle", "status": "skipped", "reason": exc.message[:200]})
+    ctx = RunContext(
+        strategy_id=sid,
+        slot=slot.scheduled_for,
+        slot_key=slot.key,
+        markets=markets,
+        account=account,
+        bankroll_usd=account.bankroll_usd,
+        deadline=deadline,
+    )
+    graph = run_graph(strategy.node_graph, ctx)
+    status, counts = _classify(graph, deadline)
+    if graph.status == "completed" and graph.orders:
+        filled = engine.broker.fill(
+            graph.orders,
+            account,
+            markets,
+            strategy_id=sid,
+            slot_key=slot.key,
+            now=now,
+            execution_id=execution_id,
+        )
+        trades += filled.trades
+        account = filled.account
+        decisions += [{"action": "fill", **d} for d in filled.decisions]
+    marks = None
+    if account.positions:
+        try:
+            marks = engine.broker.marks(account, markets)
+        except MarketDataUnavailable:
+            marks = None  # the previous marks stay; the portfolio values at cost until the next run
+    broker_trace = NodeTrace(
+        node_id="broker",
+        type="BROKER",
+        received=len(graph.orders),
+        kept=len(trades),
+        decisions=decisions[:MAX_BROKER_DECISIONS],
+        truncated=len(decisions) > MAX_BROKER_DECISIONS,
+    )
+    return _Decided(
+        graph=graph,
+        status=status,
+        error_code=graph.error_code,
+        error_message=(graph.error_message or "")[:ERROR_MESSAGE_CHARS] or None,
+        counts_as_failure=counts,
+        trades=trades,
+        account_after=account,
+        broker_trace=broker_trace,
+        marks=marks,
+    )
+
+
+def _logs(
+    strategy: Strategy, slot: RunSlot, decided: _Decided, *, now: datetime, ms: int
+) -> list[ExecutionLog]:
+    sid = strategy.strategy_id
+    trace = cap_trace([*decided.graph.trace, decided.broker_trace], LOG_TRACE_BUDGET_BYTES)
+    logs = [
+        ExecutionLog(
+            execution_id=execution_id_for(sid, slot.key, "run"),
+            strategy_id=sid,
+            status=decided.status,
+            scheduled_for=slot.scheduled_for,
+            trigger=slot.trigger,
+            executed_at=now,
+            execution_time_ms=ms,
+            nodes_executed=decided.graph.nodes_executed,
+            trades_created=len(decided.trades),
+            graph_version=strategy.graph_version,
+            error_code=decided.error_code,
+            error_message=decided.error_message,
+            trace=trace,
+            truncated=any(t.truncated for t in trace),
+        )
+    ]
+    if slot.missed_slots:
+        logs.append(
+            ExecutionLog(
+                execution_id=execution_id_for(sid, slot.key, "skipped"),
+                strategy_id=sid,
+                status=RunStatus.SKIPPED,
+                scheduled_for=slot.first_missed or slot.scheduled_for,
+                trigger="schedule",
+                executed_at=now,
+                graph_version=strategy.graph_version,
+                missed_slots=slot.missed_slots,
+            )
+        )
+    return logs
+
+
+def _failed_commit(commit: RunCommit, code: str, message: str) -> RunCommit:
+    """The same run, trading nothing and logged failed (it could not be written as decided)."""
+    run_log = commit.logs[0].model_copy(
+        update={"status": RunStatus.FAILED, "error_code": code, "error_message": message, "trades_created": 0}
+    )
+    completion = commit.completion
+    if completion is not None:
+        completion.status = RunStatus.FAILED
+        completion.counts_as_failure = True
+    elif commit.manual is not None:
+        commit.manual.status = RunStatus.FAILED
+    return RunCommit(
+        strategy_id=commit.strategy_id,
+        logs=[run_log, *commit.logs[1:]],
+        completion=completion,
+        manual=commit.manual,
+    )
+
+
+def execute(
+    engine: Engine,
+    strategy: Strategy,
+    *,
+    slot: RunSlot,
+    snapshot: MarketSnapshot,
+    deadline: Deadline,
+    now: datetime,
+    claim_token: str | None = None,
+) -> RunOutcome:
+    """Run `strategy` for `slot` and commit it. Scheduled runs pass their `claim_token`; manual runs None.
+
+    Raises StrategyNotFound (a manual run's strategy went away) and StorageError only for manual runs; a
+    scheduled run reports a failed commit in its outcome and keeps its claim, so a later tick retakes it.
+    """
+    sid = strategy.strategy_id
+    started = time.monotonic()
+    markets = RunMarkets(snapshot, deadline)
+    account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
+    for attempt in range(2):
+        account = account_before if account_before is not None else _opening_account(strategy)
+        decided = _decide(
+            engine, strategy, account=account, slot=slot, markets=markets, deadline=deadline, now=now
+        )
+        ms = int((time.monotonic() - started) * 1000)
+        commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
+        try:
+            result = _commit(engine, commit, deadline)
+        except AccountConflict:
+            if attempt == 1:
+                return _commit_failed(strategy, slot, commit, claim_token, "the account kept changing")
+            # a manual run (or a settlement) wrote first: decide again once on the account as it is now
+            account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
+            continue
+        except ClaimLost:
+            return RunOutcome(sid, slot, "claim_lost", log=commit.logs[0])
+        except StorageError as exc:
+            if claim_token is None:
+                raise
+            return _commit_failed(strategy, slot, commit, claim_token, exc.message)
+        outcome: Outcome = "committed" if result.ok else "duplicate"
+        return RunOutcome(
+            sid, slot, outcome, log=commit.logs[0], auto_paused=result.auto_paused, trades=commit.trades
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _commit_for(
+    strategy: Strategy,
+    slot: RunSlot,
+    decided: _Decided,
+    account_before: Account | None,
+    *,
+    now: datetime,
+    ms: int,
+    claim_token: str | None,
+) -> RunCommit:
+    commit = RunCommit(
+        strategy_id=strategy.strategy_id,
+        trades=decided.trades,
+        account_before=account_before,
+        account_after=decided.account_after if decided.trades else None,
+        logs=_logs(strategy, slot, decided, now=now, ms=ms),
+        marks=decided.marks,
+        marked_at=now if decided.marks is not None else None,
+    )
+    if claim_token is None:
+        commit.manual = ManualStats(execution_ms=ms, status=decided.status, executed_at=now)
+    else:
+        cron = strategy.schedule_cron or schedule.FREQUENCIES.get(strategy.frequency or "", "")
+        commit.completion = Completion(
+            claim_token=claim_token,
+            execution_ms=ms,
+            status=decided.status,
+            executed_at=now,
+            next_due_at=schedule.next_slot(cron, strategy.timezone, slot.scheduled_for),
+            counts_as_failure=decided.counts_as_failure,
+            read_consecutive_failures=strategy.consecutive_failures,
+            max_consecutive_failures=strategy.max_consecutive_failures,
+        )
+    return commit
+
+
+def _commit(engine: Engine, commit: RunCommit, deadline: Deadline) -> CommitResult:
+    try:
+        return with_retries(lambda: engine.runs.commit_run(commit), deadline=deadline)
+    except (CommitTooLarge, LedgerError) as exc:
+        # the run cannot be written as decided: record it failed, trading nothing (it counts: the graph
+        # asked for more than one transaction can hold)
+        logger.warning("run not committable", extra={"strategy_id": commit.strategy_id, "error": str(exc)})
+        code = "too_many_trades" if isinstance(exc, CommitTooLarge) else "ledger_refused"
+        failed = _failed_commit(commit, code, str(exc)[:ERROR_MESSAGE_CHARS])
+        commit.trades, commit.logs = failed.trades, failed.logs
+        commit.account_after, commit.marks = None, None
+        return with_retries(lambda: engine.runs.commit_run(failed), deadline=deadline)
+
+
+def _commit_failed(
+    strategy: Strategy, slot: RunSlot, commit: RunCommit, claim_token: str | None, why: str
+) -> RunOutcome:
+    # The claim is kept on purpose: it expires after its lease and a later tick takes the slot again.
+    logger.error(
+        "run not committed",
+        extra={"strategy_id": strategy.strategy_id, "scheduled_for": iso(slot.scheduled_for), "error": why},
+    )
+    return RunOutcome(strategy.strategy_id, slot, "commit_failed", log=commit.logs[0], error=why)
+
+
+# --------------------------------------------------------------------------------------------- manual
+
+
+def run_manual(
+    strategy_id: str,
+    *,
+    owner: str,
+    now: datetime,
+    deadline: Deadline,
+    provider: MarketDataProvider | None = None,
+    engine: Engine | None = None,
+) -> ExecutionLog:
+    """Run the owner's strategy once now (POST /run), through the same path as the cron.
+
+    Slot key `manual:<now ISO>`, trigger `manual`, scheduled_for = now. StrategyNotFound for a missing or
+    foreign strategy; InvalidTransition for a DRAFT (run is allowed from DEPLOYED, RUNNING, PAUSED,
+    STOPPED). Never touches `due_at` or `consecutive_failures`. `provider` None: Polymarket from settings.
+    """
+    engine = engine or Engine.from_settings()
+    strategy = engine.strategies.get(strategy_id, owner=owner)
+    if Action.RUN not in ALLOWED[strategy.status]:
+        raise InvalidTransition(
+            f"not allowed while the strategy is {strategy.status.value}",
+            details={"status": strategy.status.value, "allowed": allowed_actions(strategy.status)},
+        )
+    if provider is None:
+        from engine.market.polymarket import client_from_settings
+
+        provider = client_from_settings(engine.settings)
+    snapshot = engine.snapshot(provider, now=now, deadline=deadline)
+    outcome = execute(
+        engine, strategy, slot=RunSlot.manual(now), snapshot=snapshot, deadline=deadline, now=now
+    )
+    assert outcome.log is not None
+    return outcome.log
+
+
+__all__ = [
+    "Engine",
+    "RunMarkets",
+    "RunOutcome",
+    "RunSlot",
+    "execute",
+    "is_throttling",
+    "run_manual",
+    "with_retries",
+]
