@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+# The local stack runs every part on one shared clock (fast in the demo). Lambda never sets this, so deployed
+# code reads the wall clock; handlers that take `now` from their event are unaffected either way.
+_now_source: Callable[[], datetime] | None = None
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return _now_source() if _now_source is not None else datetime.now(UTC)
+
+
+def set_now_source(source: Callable[[], datetime] | None) -> None:
+    """Make `utc_now` read `source` (the local stack's shared clock); None restores the wall clock."""
+    global _now_source  # noqa: PLW0603 - one process-wide clock is the point of the local stack
+    _now_source = source
 
 
 def to_utc(value: datetime) -> datetime:
