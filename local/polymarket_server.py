@@ -24,8 +24,8 @@ with sizes deterministic per token. Such a book is NOT marked in its body (the r
 its `hash` starts with `synthetic-`, which is how engine.market.polymarket.parse_book recognises it.
 
 Controls (thread-safe) for tests and the demo: `set_price` moves a market (outcomePrices, bestBid/bestAsk and
-books follow), `resolve` closes and resolves one, `set_fault` injects "hang", "error500" or "garbage"
-answers, `set_delay` slows every answer, and `request_count` reports requests per path.
+books follow), `resolve` closes and resolves one, `set_fault` injects "hang", "error500", "error429" or
+"garbage" answers, `set_delay` slows every answer, and `request_count` reports requests per path.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from urllib.parse import parse_qs, urlsplit
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "polymarket"
 SYNTHETIC_HASH_PREFIX = "synthetic-"
-FaultMode = Literal["hang", "error500", "garbage"]
+FaultMode = Literal["hang", "error500", "error429", "garbage"]
 _ORDER_FIELDS = {"volumeNum", "volume24hr", "liquidityNum", "endDate"}
 _DEFAULT_LIMIT = 100
 _MAX_LIMIT = 500
@@ -261,8 +261,8 @@ class RecordedPolymarketServer:
     def set_fault(self, mode: FaultMode | None, count: int | None = None, *, path: str | None = None) -> None:
         """Answer the next `count` requests (all while None) with a fault; `path` limits it to a prefix.
 
-        "hang" never answers until the server stops, "error500" answers 500, "garbage" answers 200 with
-        invalid JSON. `set_fault(None)` clears it.
+        "hang" never answers until the server stops, "error500" answers 500, "error429" answers 429 (rate
+        limited, with Retry-After: 0), "garbage" answers 200 with invalid JSON. `set_fault(None)` clears it.
         """
         with self._lock:
             self._fault = mode
@@ -505,16 +505,21 @@ def _handler_for(server: RecordedPolymarketServer) -> type[BaseHTTPRequestHandle
             if fault == "error500":
                 self._send(500, b'{"error": "internal server error (injected)"}')
                 return
+            if fault == "error429":
+                self._send(429, b'{"error": "Too Many Requests"}', retry_after="0")
+                return
             if fault == "garbage":
                 self._send(200, b'{"markets": [{"id": "1", <html>Bad gateway')
                 return
             status, body = server._answer(path, parse_qs(parts.query, keep_blank_values=True))
             self._send(status, json.dumps(body).encode())
 
-        def _send(self, status: int, body: bytes) -> None:
+        def _send(self, status: int, body: bytes, *, retry_after: str | None = None) -> None:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

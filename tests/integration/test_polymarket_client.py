@@ -137,6 +137,28 @@ def test_server_errors_are_retried_until_success(server: RecordedPolymarketServe
     assert server.request_count("/book") == 3
 
 
+def test_rate_limited_answers_are_retried(server: RecordedPolymarketServer) -> None:
+    # Given a Gamma API that rate-limits once
+    client = client_for(server, retries=1)
+    server.set_fault("error429", count=1, path="/markets")
+
+    # When / Then the retry gets the markets
+    assert client.get_markets([BTC_5M], deadline=Deadline(5))[0].market_id == BTC_5M
+    assert server.request_count("/markets") == 2
+
+
+def test_no_backoff_sleep_runs_past_the_deadline(server: RecordedPolymarketServer) -> None:
+    # Given a failing CLOB and a client whose backoff (2 s) is longer than the time left (0.3 s)
+    client = client_for(server, retries=3, backoff_seconds=2)
+    server.set_fault("error500", path="/book")
+    started = time.monotonic()
+
+    # When / Then it gives up at once instead of sleeping
+    with pytest.raises(MarketDataUnavailable, match="HTTP 500; no time left to retry"):
+        client.get_book(FED_NO, deadline=Deadline(0.3))
+    assert time.monotonic() - started < 0.3 and server.request_count("/book") == 1
+
+
 def test_retries_are_bounded_and_the_error_says_what_failed(server: RecordedPolymarketServer) -> None:
     # Given a CLOB that always fails
     client = client_for(server, retries=2)
