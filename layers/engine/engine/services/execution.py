@@ -293,6 +293,21 @@ def _decide(
     )
 
 
+def _crashed(account: Account, exc: Exception) -> _Decided:
+    message = f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_CHARS]
+    return _Decided(
+        graph=GraphResult(status="failed", error_code="internal_error", error_message=message),
+        status=RunStatus.FAILED,
+        error_code="internal_error",
+        error_message=message,
+        counts_as_failure=True,
+        trades=[],
+        account_after=account,
+        broker_trace=NodeTrace(node_id="broker", type="BROKER"),
+        marks=None,
+    )
+
+
 def _logs(
     strategy: Strategy, slot: RunSlot, decided: _Decided, *, now: datetime, ms: int
 ) -> list[ExecutionLog]:
@@ -372,9 +387,14 @@ def execute(
     account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
     for attempt in range(2):
         account = account_before if account_before is not None else _opening_account(strategy)
-        decided = _decide(
-            engine, strategy, account=account, slot=slot, markets=markets, deadline=deadline, now=now
-        )
+        try:
+            decided = _decide(
+                engine, strategy, account=account, slot=slot, markets=markets, deadline=deadline, now=now
+            )
+        except Exception as exc:
+            # an engine bug in one strategy's run is that run's failure: logged, counted, never the tick's
+            logger.exception("run failed inside the engine", extra={"strategy_id": sid})
+            decided = _crashed(account, exc)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
         try:
