@@ -1,5 +1,4 @@
-"""Create the template's resources (DynamoDB tables, SQS queues, SNS topics) on moto from template.yaml itself,
-so tests and the local stack cannot drift from what is deployed."""
+"""Create template.yaml's own tables, queues and topics on moto, so tests and local runs match what is deployed."""
 
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     with path.open() as handle:
-        data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        data: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)
     return data
 
 
@@ -63,7 +62,7 @@ def _resolve(value: Any, names: Names, params: dict[str, Any]) -> Any:
     """Resolve the intrinsic functions that table/queue properties use (Ref to parameters and resources,
     GetAtt Arn, If on a few conditions is not needed for these properties)."""
     if isinstance(value, dict) and len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             if arg in params:
                 return params[arg]
@@ -139,8 +138,10 @@ def table_create_kwargs(props: dict[str, Any], name: str) -> dict[str, Any]:
     }
     for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if key in props:
-            kwargs[key] = [{k: v for k, v in index.items() if k != "ContributorInsightsSpecification"}
-                           for index in props[key]]
+            kwargs[key] = [
+                {k: v for k, v in index.items() if k != "ContributorInsightsSpecification"}
+                for index in props[key]
+            ]
     if "StreamSpecification" in props:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
     if "SSESpecification" in props:
@@ -148,8 +149,14 @@ def table_create_kwargs(props: dict[str, Any], name: str) -> dict[str, Any]:
     return kwargs
 
 
-def create_resources(session: Any, prefix: str, *, endpoint_url: str | None = None,
-                     template: dict[str, Any] | None = None, parameters: dict[str, Any] | None = None) -> Names:
+def create_resources(
+    session: Any,
+    prefix: str,
+    *,
+    endpoint_url: str | None = None,
+    template: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> Names:
     """Create every table, queue and topic of the template with names starting with `prefix`.
 
     `session` is a boto3 Session (credentials and region already set). Returns the physical names.
@@ -180,7 +187,12 @@ def create_resources(session: Any, prefix: str, *, endpoint_url: str | None = No
         fifo = bool(props.get("FifoQueue"))
         queue_name = f"{prefix}-{logical}" + (".fifo" if fifo else "")
         attributes: dict[str, str] = {}
-        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+        for key in (
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "ReceiveMessageWaitTimeSeconds",
+        ):
             if key in props:
                 attributes[key] = str(_resolve(props[key], names, params))
         if fifo:
@@ -188,7 +200,10 @@ def create_resources(session: Any, prefix: str, *, endpoint_url: str | None = No
         if "RedrivePolicy" in props:
             redrive = _resolve(props["RedrivePolicy"], names, params)
             attributes["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": redrive["deadLetterTargetArn"], "maxReceiveCount": int(redrive["maxReceiveCount"])}
+                {
+                    "deadLetterTargetArn": redrive["deadLetterTargetArn"],
+                    "maxReceiveCount": int(redrive["maxReceiveCount"]),
+                }
             )
         url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
         names.queues[logical] = url
@@ -201,12 +216,18 @@ def create_resources(session: Any, prefix: str, *, endpoint_url: str | None = No
     return names
 
 
-def function_environment(names: Names, function_logical_id: str, template: dict[str, Any] | None = None,
-                         parameters: dict[str, Any] | None = None) -> dict[str, str]:
+def function_environment(
+    names: Names,
+    function_logical_id: str,
+    template: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> dict[str, str]:
     """The environment variables the template gives a function (Globals merged), resolved to local names."""
     template = template or load_template()
     params = {**parameter_defaults(template), **(parameters or {})}
-    env: dict[str, Any] = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    env: dict[str, Any] = dict(
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
     fn = template["Resources"][function_logical_id]["Properties"]
     env.update(fn.get("Environment", {}).get("Variables", {}))
     resolved: dict[str, str] = {}
