@@ -1,4 +1,4 @@
-"""Create template.yaml's own tables, queues and topics on moto, so tests and local runs match what is deployed."""
+"""Create template.yaml's tables, queues and topics on moto, so local runs match what is deployed."""
 
 from __future__ import annotations
 
