@@ -23,11 +23,12 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import ClientError
@@ -68,7 +69,7 @@ class StackConfig:
     clob_url: str | None = None
     state_dir: Path = STATE_DIR
     driven: bool = False  # True: no ticker/poller threads; the caller drives time with step()
-    quiet: bool = True  # handler logs at WARNING and no EMF metric lines on stdout
+    quiet: bool = True  # handler logs at WARNING (EMF metric lines are still written, as in Lambda)
     handlers: dict[str, Handler] = field(default_factory=dict)  # logical id -> stand-in (tests)
     extra_env: dict[str, str] = field(default_factory=dict)
     poll_idle_seconds: float = 0.5
@@ -249,7 +250,6 @@ class LocalStack:
                 "POWERTOOLS_SERVICE_NAME": env.get("POWERTOOLS_SERVICE_NAME", self.config.prefix),
                 "POWERTOOLS_METRICS_NAMESPACE": env.get("POWERTOOLS_METRICS_NAMESPACE", "Autopilot"),
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
-                "POWERTOOLS_METRICS_DISABLED": "true" if self.config.quiet else "false",
                 "POWERTOOLS_LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
             }
         )
@@ -385,6 +385,17 @@ class LocalStack:
         self.stream_poller.drain()
 
 
+@contextlib.contextmanager
+def handler_output(path: Path) -> Iterator[TextIO]:
+    """Send what the functions print (Powertools JSON logs, EMF metric lines: CloudWatch's share) to `path`
+    for the duration; yields the console stream for the stack's own messages. Process-wide, because the
+    handlers run in-process and print to sys.stdout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stdout
+    with path.open("a", buffering=1) as log, contextlib.redirect_stdout(log):
+        yield console
+
+
 # -- `python -m local.stack`
 
 
@@ -461,9 +472,13 @@ def main(argv: list[str] | None = None) -> int:
         polymarket_port=args.polymarket_port,
         quiet=not args.verbose,
     )
+    log_path = STATE_DIR / args.prefix / "functions.log"
     try:
-        with LocalStack(config) as stack:
-            print(banner(stack, [u for u in args.users.split(",") if u]), flush=True)
+        output = handler_output(log_path) if not args.verbose else contextlib.nullcontext(sys.stdout)
+        with output as console, LocalStack(config) as stack:
+            print(banner(stack, [u for u in args.users.split(",") if u]), file=console, flush=True)
+            if not args.verbose:
+                print(f"\nFunction logs and metrics (CloudWatch's share): tail -f {log_path}", file=console)
             while not stop.wait(1.0):
                 pass
             print("\nstopping...", file=sys.stderr, flush=True)
