@@ -35,7 +35,11 @@ class Captured:
             raise self.error
         if self.answer is not None:
             return self.answer
-        return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": json.dumps({"ok": True})}
+        return {
+            "statusCode": 200,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps({"ok": True}),
+        }
 
 
 @dataclass
@@ -59,8 +63,13 @@ def gateway() -> Iterator[Running]:
         server.stop()
 
 
-def request(url: str, method: str = "GET", token: str | None = None, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def request(
+    url: str,
+    method: str = "GET",
+    token: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     sent = dict(headers or {})
     if token:
         sent["Authorization"] = f"Bearer {token}"
@@ -78,9 +87,15 @@ def test_a_request_becomes_an_exact_payload_2_0_event(gateway: Running) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
     body = b'{"paper_bankroll_usd": 1000, "frequency": "5m"}'
     connection.putrequest("POST", "/strategies/abc-123/deploy?x=1&x=2&empty=", skip_accept_encoding=True)
-    for name, value in [("Authorization", f"Bearer {token}"), ("Content-Type", "application/json"),
-                        ("X-Trace", "a"), ("X-Trace", "b"), ("Cookie", "c1=v1; c2=v2"),
-                        ("Idempotency-Key", "k-1"), ("Content-Length", str(len(body)))]:
+    for name, value in [
+        ("Authorization", f"Bearer {token}"),
+        ("Content-Type", "application/json"),
+        ("X-Trace", "a"),
+        ("X-Trace", "b"),
+        ("Cookie", "c1=v1; c2=v2"),
+        ("Idempotency-Key", "k-1"),
+        ("Content-Length", str(len(body))),
+    ]:
         connection.putheader(name, value)
     connection.endheaders(body)
 
@@ -91,7 +106,7 @@ def test_a_request_becomes_an_exact_payload_2_0_event(gateway: Running) -> None:
 
     # Then the function got the 2.0 event API Gateway would send
     assert answer.status == 200
-    (function, event), = gateway.captured.events
+    ((function, event),) = gateway.captured.events
     assert function == "ControlApiFunction"
     assert event["version"] == "2.0"
     assert event["routeKey"] == "POST /strategies/{id}/deploy"
@@ -108,8 +123,13 @@ def test_a_request_becomes_an_exact_payload_2_0_event(gateway: Running) -> None:
     assert event["isBase64Encoded"] is False
     assert json.loads(event["body"]) == {"paper_bankroll_usd": 1000, "frequency": "5m"}
     context = event["requestContext"]
-    assert context["http"] == {"method": "POST", "path": "/strategies/abc-123/deploy", "protocol": "HTTP/1.1",
-                               "sourceIp": "127.0.0.1", "userAgent": ""}
+    assert context["http"] == {
+        "method": "POST",
+        "path": "/strategies/abc-123/deploy",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "",
+    }
     assert context["routeKey"] == "POST /strategies/{id}/deploy"
     assert context["stage"] == "$default"
     assert context["requestId"] == answer.getheader("apigw-requestid")
@@ -186,7 +206,9 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
     assert gateway.match("GET", "/strategies/") is None
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/nowhere"), ("PUT", "/strategies"), ("GET", "/strategies/a/b/c")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/nowhere"), ("PUT", "/strategies"), ("GET", "/strategies/a/b/c")]
+)
 def test_an_unknown_route_is_404_before_any_token_check(gateway: Running, method: str, path: str) -> None:
     # Given no token at all
     # When a route the template does not declare is asked for
@@ -199,15 +221,28 @@ def test_an_unknown_route_is_404_before_any_token_check(gateway: Running, method
 
 
 def _token(secret: str, **changes: Any) -> str:
-    claims = {"iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": "mallory",
-              "exp": int((START + timedelta(hours=1)).timestamp())}
+    claims = {
+        "iss": LOCAL_ISSUER,
+        "aud": LOCAL_AUDIENCE,
+        "sub": "mallory",
+        "exp": int((START + timedelta(hours=1)).timestamp()),
+    }
     claims.update(changes)
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, algorithm="HS256")
 
 
 @pytest.mark.parametrize(
     "case",
-    ["missing", "not a jwt", "bad signature", "expired", "wrong audience", "wrong issuer", "no sub", "no bearer"],
+    [
+        "missing",
+        "not a jwt",
+        "bad signature",
+        "expired",
+        "wrong audience",
+        "wrong issuer",
+        "no sub",
+        "no bearer",
+    ],
 )
 def test_an_invalid_token_is_401_and_the_function_is_not_called(gateway: Running, case: str) -> None:
     # Given a token API Gateway's JWT authorizer would refuse
@@ -261,8 +296,13 @@ def test_a_bare_token_without_bearer_is_accepted_like_api_gateway(gateway: Runni
 
 def test_the_functions_answer_becomes_the_http_response(gateway: Running) -> None:
     # Given a function answering 201 with headers and cookies
-    gateway.captured.answer = {"statusCode": 201, "headers": {"Content-Type": "application/json", "ETag": '"3"'},
-                               "cookies": ["a=b"], "body": '{"strategy_id": "s-1"}', "isBase64Encoded": False}
+    gateway.captured.answer = {
+        "statusCode": 201,
+        "headers": {"Content-Type": "application/json", "ETag": '"3"'},
+        "cookies": ["a=b"],
+        "body": '{"strategy_id": "s-1"}',
+        "isBase64Encoded": False,
+    }
 
     # When it is called
     status, headers, body = request(f"{gateway.url}/strategies", "POST", gateway.issuer.issue("alice"), b"{}")

@@ -1,4 +1,4 @@
-"""The local stream poller: Lambda-shaped batches from a real moto stream, partial failures, retries, resume."""
+"""The local stream poller: Lambda-shaped batches from a real moto stream, partial failures, resume."""
 
 from __future__ import annotations
 
@@ -92,8 +92,15 @@ def test_records_arrive_as_lambda_delivers_them(env: Env) -> None:
     assert delivered == 2
     first, second = recorder.batches[0]
     stream_arn = env.names.streams["TradesTable"]
-    assert set(first) == {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb",
-                          "eventSourceARN"}
+    assert set(first) == {
+        "eventID",
+        "eventName",
+        "eventVersion",
+        "eventSource",
+        "awsRegion",
+        "dynamodb",
+        "eventSourceARN",
+    }
     assert first["eventName"] == "INSERT"
     assert first["eventSource"] == "aws:dynamodb"
     assert first["eventVersion"] == "1.1"
@@ -126,7 +133,9 @@ def test_batches_are_at_most_the_mappings_batch_size(env: Env) -> None:
 def test_the_filter_criteria_drop_removals_but_move_past_them(env: Env) -> None:
     # Given an insert, a removal and a modification
     env.put("s-1", "t-1")
-    env.client("dynamodb").delete_item(TableName=env.table, Key={"strategy_id": {"S": "s-1"}, "trade_id": {"S": "t-1"}})
+    env.client("dynamodb").delete_item(
+        TableName=env.table, Key={"strategy_id": {"S": "s-1"}, "trade_id": {"S": "t-1"}}
+    )
     env.put("s-1", "~marks", marks={"S": "a"})
     env.put("s-1", "~marks", marks={"S": "b"})
     recorder = Recorder()
@@ -152,7 +161,8 @@ def test_a_partial_failure_is_redelivered_from_the_first_failed_record(env: Env)
         ShardIterator=stream.streams.get_shard_iterator(
             StreamArn=stream.mapping.stream_arn,
             ShardId=stream.streams.describe_stream(StreamArn=stream.mapping.stream_arn)["StreamDescription"][
-                "Shards"][0]["ShardId"],
+                "Shards"
+            ][0]["ShardId"],
             ShardIteratorType="TRIM_HORIZON",
         )["ShardIterator"]
     )["Records"]
@@ -168,7 +178,9 @@ def test_a_partial_failure_is_redelivered_from_the_first_failed_record(env: Env)
     assert len(recorder.batches) == 2
 
 
-def test_an_error_retries_the_whole_batch_then_bisects_and_gives_up_to_the_dead_letter_queue(env: Env) -> None:
+def test_an_error_retries_the_whole_batch_then_bisects_and_gives_up_to_the_dead_letter_queue(
+    env: Env,
+) -> None:
     # Given four trades and a function that always raises, with two retries allowed
     for n in range(4):
         env.put("s-1", f"t-{n}")
@@ -213,7 +225,9 @@ def test_a_restarted_poller_resumes_after_its_saved_position(env: Env, tmp_path:
 
 def test_a_saved_position_of_another_stream_is_ignored(env: Env, tmp_path: Path) -> None:
     # Given a state file written for a stream of an earlier moto
-    (tmp_path / "positions.json").write_text(json.dumps({"arn:old-stream": {"shard": "99999999999999999999999"}}))
+    (tmp_path / "positions.json").write_text(
+        json.dumps({"arn:old-stream": {"shard": "99999999999999999999999"}})
+    )
     env.put("s-1", "t-0")
     recorder = Recorder()
 
