@@ -56,6 +56,8 @@ LOG_TRACE_BUDGET_BYTES = 120_000
 MAX_BROKER_DECISIONS = 100
 ERROR_MESSAGE_CHARS = 500
 MARKET_DATA_UNAVAILABLE = MarketDataUnavailable.code
+# how the market client says a call ran out of time (as opposed to an error answer)
+_TIMEOUT_HINTS = ("deadline exceeded", "timed out", "no time left")
 
 Outcome = Literal["committed", "duplicate", "claim_lost", "commit_failed", "not_claimed"]
 
@@ -211,7 +213,9 @@ def _classify(graph: GraphResult, deadline: Deadline) -> tuple[RunStatus, bool |
         return RunStatus.COMPLETED, False
     if graph.error_code == MARKET_DATA_UNAVAILABLE:
         # the snapshot hanging past the deadline is still an outage: timeout, but it does not count
-        return (RunStatus.TIMEOUT if deadline.expired() else RunStatus.FAILED), None
+        # (a run that got the tick's cached failure was cut by the same deadline as the run that fetched)
+        timed_out = deadline.expired() or any(h in (graph.error_message or "") for h in _TIMEOUT_HINTS)
+        return (RunStatus.TIMEOUT if timed_out else RunStatus.FAILED), None
     if graph.status == "timeout":
         return RunStatus.TIMEOUT, True
     return RunStatus.FAILED, True
