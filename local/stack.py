@@ -72,6 +72,7 @@ class StackConfig:
     quiet: bool = True  # handler logs at WARNING (EMF metric lines are still written, as in Lambda)
     handlers: dict[str, Handler] = field(default_factory=dict)  # logical id -> stand-in (tests)
     extra_env: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)  # template parameter overrides (e.g. DueShards)
     poll_idle_seconds: float = 0.5
 
 
@@ -174,7 +175,11 @@ class LocalStack:
             existing_names(self.session, config.prefix, endpoint, self.template) if config.moto_url else None
         )
         self.names = names or create_resources(
-            self.session, config.prefix, endpoint_url=endpoint, template=self.template
+            self.session,
+            config.prefix,
+            endpoint_url=endpoint,
+            template=self.template,
+            parameters=config.parameters,
         )
         if config.gamma_url and config.clob_url:
             gamma, clob = config.gamma_url, config.clob_url
@@ -227,6 +232,7 @@ class LocalStack:
     def _environment(self, gamma_url: str, clob_url: str) -> dict[str, str]:
         assert self.names is not None
         parameters = {
+            **self.config.parameters,
             "PolymarketGammaUrl": gamma_url,
             "PolymarketClobUrl": clob_url,
             "LogLevel": "WARNING" if self.config.quiet else "INFO",

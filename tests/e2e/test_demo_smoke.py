@@ -9,7 +9,7 @@ import io
 import pytest
 
 from local.clock import FastClock
-from local.demo import Scenario, default_plans, run_scenario, summary_rows
+from local.demo import DEMO_PARAMETERS, Scenario, default_plans, run_scenario, summary_rows
 from local.lambda_runtime import function_specs
 from local.stack import LocalStack, StackConfig
 
@@ -22,7 +22,8 @@ def test_a_short_demo_keeps_portfolio_equal_to_ledger_and_one_run_per_slot() -> 
     # Given two strategies of two users (the DESIGN example every 5 minutes, a 1-minute one paused midway)
     plans = default_plans()
     scenario = Scenario(minutes=30, plans=[plans[0], plans[2]], pause_index=1, progress=False)
-    stack = LocalStack(StackConfig(prefix="e2e-demo", driven=True), clock=FastClock(scenario.start))
+    config = StackConfig(prefix="e2e-demo", driven=True, parameters=DEMO_PARAMETERS)
+    stack = LocalStack(config, clock=FastClock(scenario.start))
 
     # When 30 simulated minutes run on the local stack
     with stack:
