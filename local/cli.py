@@ -430,10 +430,16 @@ def main(
     except (OSError, ValueError) as exc:  # an unreadable or invalid --file
         print(f"error: {exc}", file=err)
         return EXIT_API_ERROR
-    if as_json:
-        print(json.dumps(payload, indent=2), file=out)
-    else:
-        render(kind, payload, out)
+    try:
+        if as_json:
+            print(json.dumps(payload, indent=2), file=out)
+        else:
+            render(kind, payload, out)
+        out.flush()
+    except BrokenPipeError:
+        # `autopilot ... | head`: the reader left; silence the interpreter's own flush at exit too
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 

@@ -109,7 +109,7 @@ def default_plans() -> list[StrategyPlan]:
 @dataclass
 class Scenario:
     start: datetime = field(default_factory=lambda: parse_instant(RECORDING_TIME))
-    minutes: int = 180
+    minutes: int = 120
     seed: int = 7
     plans: list[StrategyPlan] = field(default_factory=default_plans)
     pause_index: int | None = 2  # which plan is paused midway (None: none)
@@ -544,7 +544,9 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hours", type=float, default=3.0, help="simulated hours (default 3)")
+    parser.add_argument(
+        "--hours", type=float, default=2.0, help="simulated hours (default 2; about 15-20 s each)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--start", default=RECORDING_TIME, help="simulated start (default: the recording time)"
