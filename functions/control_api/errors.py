@@ -119,7 +119,8 @@ def body_size(body: str, *, base64_encoded: bool) -> int:
 
 
 def early_rejection(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """401 without claims, 413 over 256 KB, 400 for a body that is not JSON; None lets the request on."""
+    """401 without claims, 413 over 256 KB, 400 for a body that is not JSON, 422 for JSON that is not an
+    object; None lets the request on."""
     request_id = request_id_of(event)
     if caller_of(event) is None:
         return raw_error("unauthorized", "this API needs a signed-in caller", request_id=request_id)
@@ -139,7 +140,15 @@ def early_rejection(event: Mapping[str, Any]) -> dict[str, Any] | None:
         )
     try:
         text = base64.b64decode(body, validate=True).decode("utf-8") if encoded else body
-        json.loads(text, parse_constant=_reject_constant)
+        parsed = json.loads(text, parse_constant=_reject_constant)
     except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         return raw_error("invalid_json", "the body is not valid JSON", request_id=request_id)
+    if not isinstance(parsed, dict):
+        # every body of this API is an object; the resolver would otherwise try to read a list as one
+        return raw_error(
+            "validation_error",
+            "the body must be a JSON object",
+            request_id=request_id,
+            details=[{"loc": ["body"], "msg": "must be a JSON object", "type": "model_type"}],
+        )
     return None
