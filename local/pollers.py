@@ -164,20 +164,21 @@ class StreamPoller:
 
     # -- polling
 
-    def poll_once(self) -> int:
-        """One pass over every shard: at most one batch each. Returns the records delivered successfully."""
+    def shard_ids(self) -> list[str]:
         description = self.streams.describe_stream(StreamArn=self.mapping.stream_arn)["StreamDescription"]
-        done = 0
-        for shard in description.get("Shards", []):
-            done += self._poll_shard(shard["ShardId"])
-        return done
+        return [shard["ShardId"] for shard in description.get("Shards", [])]
+
+    def poll_once(self, shard_ids: list[str] | None = None) -> int:
+        """One pass over every shard: at most one batch each. Returns the records delivered successfully."""
+        return sum(self._poll_shard(shard_id) for shard_id in shard_ids or self.shard_ids())
 
     def drain(self, max_batches: int = 1000) -> int:
         """Poll until a pass delivers nothing new (used by the demo and tests, which drive time)."""
         total = 0
+        shard_ids = self.shard_ids()  # shards do not change within one drain
         for _ in range(max_batches):
             before = dict(self.positions)
-            count = self.poll_once()
+            count = self.poll_once(shard_ids)
             total += count
             if self.positions == before and count == 0:
                 break
