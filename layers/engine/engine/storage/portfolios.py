@@ -232,11 +232,13 @@ class PortfolioRepository:
         expected_applied_seq: int | None,
         epoch: int,
         applied_seq: int | None = None,
+        expected_epoch: int | None = None,
     ) -> bool:
         """Write state and read model if nobody wrote since it was read; False when the condition failed.
 
         `expected_applied_seq` None: the item must not exist yet. An int: the item's applied_seq must equal
-        it (a missing item counts as 0) and its epoch must be `epoch` (a redeploy in between wins).
+        it (a missing item counts as 0) and its epoch must be `expected_epoch`, by default `epoch` (a
+        redeploy in between wins). A sync that starts a new epoch passes the old epoch it read there.
         The stored applied_seq becomes `applied_seq`, else the state's own `applied_seq`.
         """
         if applied_seq is None:
@@ -256,7 +258,8 @@ class PortfolioRepository:
         else:
             condition = (
                 f"attribute_not_exists({expr.name('sk')}) OR ({expr.name('applied_seq')} = "
-                f"{expr.value(expected_applied_seq)} AND {expr.name('epoch')} = {expr.value(epoch)})"
+                f"{expr.value(expected_applied_seq)} AND {expr.name('epoch')} = "
+                f"{expr.value(epoch if expected_epoch is None else expected_epoch)})"
             )
         try:
             self.db.put_item(

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -349,6 +350,39 @@ class StrategyRepository:
             sort_key="sk",
             what="purge",
         )
+
+    def set_paper_stats(
+        self, strategy_id: str, *, pnl_usd: Decimal, positions_count: int, epoch: int
+    ) -> bool:
+        """Copy the portfolio's `total_pnl_usd` and open positions count onto the strategy (the stream does).
+
+        Not a change by the owner: `version` and `updated_at` stay, so an If-Match is never broken by a
+        trade. False (and nothing written) when the strategy was deleted, or was redeployed into another
+        portfolio epoch meanwhile (its fresh figures must not be overwritten by the old portfolio's).
+        """
+        expr = Expr()
+        update = (
+            f"SET {expr.name('paper_pnl_usd')} = {expr.value(pnl_usd)}, "
+            f"{expr.name('paper_positions_count')} = {expr.value(positions_count)}"
+        )
+        condition = (
+            f"attribute_exists({expr.name('strategy_id')}) AND "
+            f"(attribute_not_exists({expr.name('portfolio_epoch')}) OR "
+            f"{expr.name('portfolio_epoch')} = {expr.value(epoch)})"
+        )
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise map_error(exc, what="copy portfolio figures") from exc
+        return True
 
     # -- scheduling -------------------------------------------------------------------------------------
 
