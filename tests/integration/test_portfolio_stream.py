@@ -3,10 +3,12 @@ stream records in Lambda's shape, through `lambda_handler`; the portfolio always
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +37,7 @@ from tests.support.streams import (
 )
 
 D = Decimal
+ROOT = Path(__file__).resolve().parents[2]
 BUY, SELL, SETTLE = Side.BUY, Side.SELL, Side.SETTLE
 
 
@@ -114,7 +117,7 @@ def trade_a_while(desk: Desk, strategy_id: str, rng: random.Random, runs: int) -
         desk.run(strategy_id, orders, at=at, marks=marks)
 
 
-# --- the invariant: whatever the deliveries, the portfolio is the replay -----------------------------------
+# --- the invariant: whatever the deliveries, the portfolio is the replay ------------------------------------
 
 
 def test_batches_delivered_twice_and_shuffled_with_a_poison_record_leave_each_portfolio_equal_to_its_replay(
@@ -333,3 +336,28 @@ def test_records_of_a_deleted_strategy_change_nothing(desk: Desk, stream: Stream
     assert answer == {"batchItemFailures": []}
     assert PortfolioRepository().get_record(strategy_id) is None
     assert repo.find(strategy_id) is None
+
+
+# --- the sample events --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "events" / "stream").glob("*.json")), ids=lambda p: p.name)
+def test_the_sample_stream_events_have_lambdas_shape_and_only_the_poison_record_fails(
+    aws: AwsEnv, path: Path
+) -> None:
+    # Given a sample event (its strategy does not exist in these tables)
+    event = json.loads(path.read_text())
+
+    # When it is delivered
+    answer = deliver(event["Records"])
+
+    # Then each record is shaped as Lambda sends it, and only records naming no strategy are reported
+    for record in event["Records"]:
+        assert record["eventVersion"] == "1.1" and record["eventSourceARN"].startswith("arn:aws:dynamodb:")
+        assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+    poison = [
+        r["dynamodb"]["SequenceNumber"]
+        for r in event["Records"]
+        if "strategy_id" not in r["dynamodb"]["Keys"]
+    ]
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == poison
