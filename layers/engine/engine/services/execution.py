@@ -195,6 +195,7 @@ class _Decided:
     account_after: Account
     broker_trace: NodeTrace
     marks: dict[str, Any] | None
+    settled_at: datetime | None = None  # when its resolved holdings were settled against the tick's markets
 
 
 def _opening_account(strategy: Strategy) -> Account:
@@ -235,6 +236,7 @@ def _decide(
     execution_id = execution_id_for(sid, slot.key, "run")
     decisions: list[dict[str, Any]] = []
     trades: list[Trade] = []
+    settled_at: datetime | None = None
     # Settle what has resolved first: the cash comes back before the orchestrator sizes new entries.
     if account.positions:
         try:
@@ -242,6 +244,7 @@ def _decide(
             settled = engine.broker.settle(account, {m.market_id: m for m in held}, strategy_id=sid, now=now)
             trades += settled.trades
             account = settled.account
+            settled_at = now
             decisions += [{"action": "settle", **d} for d in settled.decisions]
         except MarketDataUnavailable as exc:
             # the tick's settlement pass tries again; the run itself goes on
@@ -294,6 +297,7 @@ def _decide(
         account_after=account,
         broker_trace=broker_trace,
         marks=marks,
+        settled_at=settled_at,
     )
 
 
@@ -440,6 +444,7 @@ def _commit_for(
         logs=_logs(strategy, slot, decided, now=now, ms=ms),
         marks=decided.marks,
         marked_at=now if decided.marks is not None else None,
+        settled_at=decided.settled_at,
     )
     if claim_token is None:
         commit.manual = ManualStats(execution_ms=ms, status=decided.status, executed_at=now)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from engine import schedule
@@ -35,12 +35,11 @@ from engine.services.execution import Engine, RunMarkets, RunOutcome, RunSlot, e
 from engine.services.notifications import AUTO_PAUSED_EVENT, Publisher, notify_auto_paused
 from engine.settings import Settings
 from engine.storage.messaging import Messaging
+from engine.storage.portfolios import settle_check_for
 from engine.storage.runs import RunCommit
 from engine.storage.strategies import DueRef
 
 logger = logging.getLogger(__name__)
-
-SETTLE_RECHECK = timedelta(minutes=15)  # holdings awaiting resolution are looked at again after this
 
 
 # ---------------------------------------------------------------------------------------- messages
@@ -269,13 +268,6 @@ def run_deferred(
 # ------------------------------------------------------------------------------------------- settle
 
 
-def _next_check(account: Account, now: datetime) -> datetime:
-    """The next time this account needs a look: its next end date still ahead, or a re-check of what
-    already ended but has not resolved."""
-    ahead = [h.end_date for h in account.positions.values() if h.end_date is not None and h.end_date > now]
-    return min([now + SETTLE_RECHECK, *ahead])
-
-
 def settle_due(
     engine: Engine, *, now: datetime, snapshot: MarketSnapshot, deadline: Deadline, limit: int
 ) -> tuple[int, int]:
@@ -318,7 +310,9 @@ def settle_due(
             )
         if remaining.positions:
             try:
-                engine.accounts.push_settle_check(sid, at=_next_check(remaining, now))
+                next_check = settle_check_for(remaining, settled_at=now)
+                assert next_check is not None  # it still holds positions
+                engine.accounts.push_settle_check(sid, at=next_check)
             except StorageError as exc:
                 logger.info("settlement check not pushed", extra={"strategy_id": sid, "error": exc.message})
     return len(accounts), settled

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,12 +36,25 @@ SETTLE_INDEX = "settle_due"
 SETTLE_ATTRIBUTES = ("settle_shard", "settle_check_at")
 
 
-def settle_check_for(account: Account) -> datetime | None:
-    """When the account may first need settling: the earliest end date among its held markets (a holding
-    with no known end date counts from when it was opened, so it is checked at once). None: nothing held."""
+SETTLE_RECHECK = timedelta(minutes=15)  # holdings awaiting resolution are looked at again after this
+
+
+def settle_check_for(account: Account, *, settled_at: datetime | None = None) -> datetime | None:
+    """When the account next needs a settlement look; None when it holds nothing.
+
+    Without `settled_at`: the earliest end date among its held markets (a holding with no known end date
+    counts from when it was opened, so it is checked at once). With `settled_at` (its resolved holdings were
+    just settled against the tick's markets): the next end date still ahead, or a re-check after
+    SETTLE_RECHECK of what already ended but has not resolved, so nothing is re-read every minute.
+    """
     if not account.positions:
         return None
-    return min(h.end_date or h.opened_at for h in account.positions.values())
+    if settled_at is None:
+        return min(h.end_date or h.opened_at for h in account.positions.values())
+    ahead = [
+        h.end_date for h in account.positions.values() if h.end_date is not None and h.end_date > settled_at
+    ]
+    return min([settled_at + SETTLE_RECHECK, *ahead])
 
 
 def account_from_item(item: Mapping[str, Any]) -> Account:
@@ -51,7 +64,9 @@ def account_from_item(item: Mapping[str, Any]) -> Account:
     return Account.model_validate(values)
 
 
-def account_item(account: Account, *, version: int, shards: int = 1) -> dict[str, Any]:
+def account_item(
+    account: Account, *, version: int, shards: int = 1, settled_at: datetime | None = None
+) -> dict[str, Any]:
     """The ACCOUNT item for `account` as stored at `version` (the caller's conditional write decides).
 
     It joins the sparse `settle_due` index while it holds positions (`shards`: settings.due_shards).
@@ -59,7 +74,7 @@ def account_item(account: Account, *, version: int, shards: int = 1) -> dict[str
     values = account.model_dump(mode="python")
     values["sk"] = ACCOUNT_SK
     values["version"] = version
-    check_at = settle_check_for(account)
+    check_at = settle_check_for(account, settled_at=settled_at)
     if check_at is not None:
         values["settle_shard"] = due_shard(account.strategy_id, shards)
         values["settle_check_at"] = check_at

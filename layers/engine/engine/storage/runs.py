@@ -72,6 +72,7 @@ class RunCommit:
     logs: list[ExecutionLog] = field(default_factory=list)
     marks: dict[str, Any] | None = None  # {token_id: {"price": Decimal, "status": str}}
     marked_at: datetime | None = None
+    settled_at: datetime | None = None  # the run settled its resolved holdings at this time (settle_due)
     completion: Completion | None = None
     manual: ManualStats | None = None
 
@@ -195,6 +196,7 @@ class RunRepository:
             after.model_copy(update={"strategy_id": commit.strategy_id}),
             version=version,
             shards=self.settings.due_shards,
+            settled_at=commit.settled_at,
         )
         return {
             "Put": {
