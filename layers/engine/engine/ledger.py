@@ -59,7 +59,9 @@ class LedgerState:
         return cls(bankroll_usd=bankroll_usd, cash_usd=bankroll_usd)
 
 
-def apply_to_positions(cash: Decimal, positions: dict[str, Holding], trade: Trade) -> tuple[Decimal, Holding | None]:
+def apply_to_positions(
+    cash: Decimal, positions: dict[str, Holding], trade: Trade
+) -> tuple[Decimal, Holding | None]:
     """Apply one trade to cash and holdings (mutating `positions`); returns the new cash and, when the
     trade closed a position, the holding as it was just before it closed (with the realized P&L booked)."""
     cash = usd(cash + trade.cash_delta)
@@ -93,7 +95,9 @@ def apply_to_positions(cash: Decimal, positions: dict[str, Holding], trade: Trad
     # SELL or SETTLE
     if holding is None or trade.shares > holding.shares:
         held = holding.shares if holding else ZERO
-        raise LedgerError(f"trade {trade.trade_id} sells {trade.shares} shares of {trade.token_id}; held {held}")
+        raise LedgerError(
+            f"trade {trade.trade_id} sells {trade.shares} shares of {trade.token_id}; held {held}"
+        )
     released = usd(holding.cost_usd * trade.shares / holding.shares)
     proceeds = usd(trade.notional_usd - trade.fee_usd)
     holding.realized_pnl_usd = usd(holding.realized_pnl_usd + proceeds - released)
@@ -117,7 +121,9 @@ def apply_trade(state: LedgerState, trade: Trade) -> None:
     previous_realized = before[trade.token_id].realized_pnl_usd if trade.token_id in before else ZERO
     if trade.side is not Side.BUY:
         holding_after = state.positions.get(trade.token_id)
-        realized_now = closed.realized_pnl_usd if closed else holding_after.realized_pnl_usd if holding_after else ZERO
+        realized_now = (
+            closed.realized_pnl_usd if closed else holding_after.realized_pnl_usd if holding_after else ZERO
+        )
         state.realized_pnl_usd = usd(state.realized_pnl_usd + realized_now - previous_realized)
     state.cash_usd = cash
     state.fees_paid_usd = usd(state.fees_paid_usd + trade.fee_usd)

@@ -21,7 +21,9 @@ class Settings(BaseModel):
     due_shards: int = Field(default=4, ge=1, le=1000, alias="DUE_SHARDS")
     execution_log_ttl_days: int = Field(default=30, ge=1, le=3650, alias="EXECUTION_LOG_TTL_DAYS")
     strategy_quota: int = Field(default=100, ge=1, alias="STRATEGY_QUOTA")
-    polymarket_gamma_url: str = Field(default="https://gamma-api.polymarket.com", alias="POLYMARKET_GAMMA_URL")
+    polymarket_gamma_url: str = Field(
+        default="https://gamma-api.polymarket.com", alias="POLYMARKET_GAMMA_URL"
+    )
     polymarket_clob_url: str = Field(default="https://clob.polymarket.com", alias="POLYMARKET_CLOB_URL")
     market_snapshot_size: int = Field(default=1000, ge=1, le=10000, alias="MARKET_SNAPSHOT_SIZE")
     http_timeout_seconds: float = Field(default=5.0, gt=0, alias="HTTP_TIMEOUT_SECONDS")

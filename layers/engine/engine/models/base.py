@@ -36,7 +36,7 @@ Money = Annotated[
 UtcDatetime = Annotated[
     datetime,
     BeforeValidator(_utc_in),
-    PlainSerializer(lambda v: iso(v), return_type=str, when_used="json"),
+    PlainSerializer(iso, return_type=str, when_used="json"),
 ]
 
 

@@ -148,7 +148,9 @@ class Strategy(DomainModel):
     def derived_avg_ms(self) -> Decimal | None:
         if not self.total_executions:
             return None
-        return (Decimal(self.total_execution_time_ms) / Decimal(self.total_executions)).quantize(Decimal("0.01"))
+        return (Decimal(self.total_execution_time_ms) / Decimal(self.total_executions)).quantize(
+            Decimal("0.01")
+        )
 
 
 ALLOWED: dict[StrategyStatus, frozenset[Action]] = {
@@ -160,9 +162,7 @@ ALLOWED: dict[StrategyStatus, frozenset[Action]] = {
     StrategyStatus.PAUSED: frozenset(
         {Action.DEPLOY, Action.RESUME, Action.STOP, Action.RUN, Action.PATCH, Action.DELETE}
     ),
-    StrategyStatus.STOPPED: frozenset(
-        {Action.DEPLOY, Action.START, Action.RUN, Action.PATCH, Action.DELETE}
-    ),
+    StrategyStatus.STOPPED: frozenset({Action.DEPLOY, Action.START, Action.RUN, Action.PATCH, Action.DELETE}),
 }
 
 

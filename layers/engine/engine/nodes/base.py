@@ -42,5 +42,4 @@ class NodeType(Protocol):
     is_source: ClassVar[bool]  # takes no inputs (DATA_SOURCE)
     is_sink: ClassVar[bool]  # decides orders (ORCHESTRATOR)
 
-    def run(self, config: Any, inputs: list[Market], ctx: RunContext) -> NodeOutput:
-        ...
+    def run(self, config: Any, inputs: list[Market], ctx: RunContext) -> NodeOutput: ...
