@@ -38,6 +38,60 @@ class ClosedPosition:
     settled_price: Decimal | None  # the resolution price for SETTLE exits
     entry_notional_usd: Decimal | None = None  # notional paid for the shares bought, fees excluded
 
+    @property
+    def pnl_ratio(self) -> Decimal:
+        return self.pnl_usd / self.cost_usd if self.cost_usd else ZERO
+
+    @property
+    def entry_price_per_share(self) -> Decimal:
+        """The price paid per share, fees excluded when the ledger tracked the notional (it does for every
+        position opened since it started to), else fees included: the forecast the entry expressed."""
+        if self.entry_notional_usd is not None and self.shares > ZERO:
+            return self.entry_notional_usd / self.shares
+        return self.entry_price
+
+
+RECENT_CLOSED_KEPT = 50  # closed positions kept in full for display; the aggregates below cover them all
+
+
+@dataclass
+class ClosedStats:
+    """Running aggregates over every closed position, so the performance metrics stay exact while the
+    stored state stays bounded (one DynamoDB item is limited to 400 KB; a busy strategy closes thousands)."""
+
+    count: int = 0
+    winners: int = 0  # pnl > 0
+    losers: int = 0  # pnl < 0 (the rest are draws)
+    gross_profit_usd: Decimal = ZERO
+    gross_loss_usd: Decimal = ZERO  # a positive amount
+    pnl_usd: Decimal = ZERO
+    holding_seconds: Decimal = ZERO
+    best: ClosedPosition | None = None  # by pnl / cost; the first of equals is kept
+    worst: ClosedPosition | None = None
+    brier_sum: Decimal = ZERO  # over positions closed by settlement
+    brier_count: int = 0
+
+    def add(self, closed: ClosedPosition) -> None:
+        self.count += 1
+        self.pnl_usd += closed.pnl_usd
+        if closed.pnl_usd > ZERO:
+            self.winners += 1
+            self.gross_profit_usd += closed.pnl_usd
+        elif closed.pnl_usd < ZERO:
+            self.losers += 1
+            self.gross_loss_usd -= closed.pnl_usd
+        delta = closed.closed_at - closed.opened_at
+        self.holding_seconds += Decimal(delta.days * 86_400 + delta.seconds) + Decimal(
+            delta.microseconds
+        ) / Decimal(1_000_000)
+        if self.best is None or closed.pnl_ratio > self.best.pnl_ratio:
+            self.best = closed
+        if self.worst is None or closed.pnl_ratio < self.worst.pnl_ratio:
+            self.worst = closed
+        if closed.settled_price is not None:
+            self.brier_sum += (closed.entry_price_per_share - closed.settled_price) ** 2
+            self.brier_count += 1
+
 
 @dataclass
 class LedgerState:
@@ -50,7 +104,8 @@ class LedgerState:
     losses: int = 0
     applied_seq: int = 0
     trades_count: int = 0
-    closed: list[ClosedPosition] = field(default_factory=list)
+    closed: list[ClosedPosition] = field(default_factory=list)  # the most recent RECENT_CLOSED_KEPT
+    closed_stats: ClosedStats = field(default_factory=ClosedStats)  # over every closed position
     settled_markets: set[str] = field(default_factory=set)
     last_trade_at: datetime | None = None
 
@@ -137,24 +192,25 @@ def apply_trade(state: LedgerState, trade: Trade) -> None:
             state.wins += 1
         else:
             state.losses += 1
-        state.closed.append(
-            ClosedPosition(
-                token_id=closed.token_id,
-                market_id=closed.market_id,
-                outcome=closed.outcome,
-                question=closed.question,
-                opened_at=closed.opened_at,
-                closed_at=trade.created_at,
-                shares=closed.bought_shares,
-                cost_usd=closed.bought_cost_usd,
-                proceeds_usd=usd(closed.bought_cost_usd + closed.realized_pnl_usd),
-                pnl_usd=closed.realized_pnl_usd,
-                entry_price=(closed.bought_cost_usd / closed.bought_shares) if closed.bought_shares else ZERO,
-                exit_reason=trade.reason.value,
-                settled_price=trade.price if trade.side is Side.SETTLE else None,
-                entry_notional_usd=closed.bought_notional_usd,
-            )
+        record = ClosedPosition(
+            token_id=closed.token_id,
+            market_id=closed.market_id,
+            outcome=closed.outcome,
+            question=closed.question,
+            opened_at=closed.opened_at,
+            closed_at=trade.created_at,
+            shares=closed.bought_shares,
+            cost_usd=closed.bought_cost_usd,
+            proceeds_usd=usd(closed.bought_cost_usd + closed.realized_pnl_usd),
+            pnl_usd=closed.realized_pnl_usd,
+            entry_price=(closed.bought_cost_usd / closed.bought_shares) if closed.bought_shares else ZERO,
+            exit_reason=trade.reason.value,
+            settled_price=trade.price if trade.side is Side.SETTLE else None,
+            entry_notional_usd=closed.bought_notional_usd,
         )
+        state.closed_stats.add(record)
+        state.closed.append(record)
+        del state.closed[:-RECENT_CLOSED_KEPT]
 
 
 def replay(bankroll_usd: Decimal, trades: Iterable[Trade]) -> LedgerState:

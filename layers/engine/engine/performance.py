@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import Field
@@ -107,11 +106,8 @@ def max_drawdown(curve: Sequence[EquityPoint]) -> Drawdown:
 
 
 def entry_price_per_share(closed: ClosedPosition) -> Decimal:
-    """The price paid per share, fees excluded when the ledger tracked the notional (it does for every
-    position opened since it started to), else fees included: the forecast the entry expressed."""
-    if closed.entry_notional_usd is not None and closed.shares > ZERO:
-        return closed.entry_notional_usd / closed.shares
-    return closed.entry_price
+    """The price paid per share (ClosedPosition.entry_price_per_share: fees excluded when known)."""
+    return closed.entry_price_per_share
 
 
 def brier_score(closed: Sequence[ClosedPosition]) -> tuple[Decimal | None, int]:
@@ -143,16 +139,11 @@ def _summary(closed: ClosedPosition) -> TradeSummary:
 
 
 def _pnl_ratio(closed: ClosedPosition) -> Decimal:
-    return closed.pnl_usd / closed.cost_usd if closed.cost_usd else ZERO
+    return closed.pnl_ratio
 
 
 def _pct_of(amount: Decimal, bankroll: Decimal) -> Decimal:
     return ratio(amount / bankroll * HUNDRED) if bankroll else ZERO
-
-
-def _seconds(start: datetime, end: datetime) -> Decimal:
-    delta = end - start
-    return Decimal(delta.days * 86_400 + delta.seconds) + Decimal(delta.microseconds) / Decimal(1_000_000)
 
 
 def compute_performance(
@@ -164,27 +155,25 @@ def compute_performance(
 ) -> Performance:
     """The metrics of GET /performance from the ledger state, the equity curve (oldest first) and the open
     positions as the portfolio values them."""
-    closed = state.closed
-    winners = [c for c in closed if c.pnl_usd > ZERO]
-    losers = [c for c in closed if c.pnl_usd < ZERO]
-    gross_profit = sum((c.pnl_usd for c in winners), ZERO)
-    gross_loss = -sum((c.pnl_usd for c in losers), ZERO)
-    avg_win = gross_profit / len(winners) if winners else ZERO
-    avg_loss = gross_loss / len(losers) if losers else ZERO
-    win_rate = Decimal(len(winners)) / len(closed) if closed else ZERO
-    loss_rate = Decimal(len(losers)) / len(closed) if closed else ZERO
+    # Every closed-position metric comes from the ledger's running aggregates, so it covers all of them
+    # while the stored state keeps only the most recent ones in full.
+    stats = state.closed_stats
+    closed = stats.count
+    gross_profit = stats.gross_profit_usd
+    gross_loss = stats.gross_loss_usd
+    avg_win = gross_profit / stats.winners if stats.winners else ZERO
+    avg_loss = gross_loss / stats.losers if stats.losers else ZERO
+    win_rate = Decimal(stats.winners) / closed if closed else ZERO
+    loss_rate = Decimal(stats.losers) / closed if closed else ZERO
 
     equity = usd(state.cash_usd + sum((p.value_usd for p in open_positions), ZERO))
     total_profit = usd(equity - bankroll)
-    closed_profit = usd(sum((c.pnl_usd for c in closed), ZERO))
+    closed_profit = usd(stats.pnl_usd)
     drawdown = max_drawdown(curve)
-    brier, resolved_count = brier_score(closed)
+    brier = ratio(stats.brier_sum / stats.brier_count) if stats.brier_count else None
+    resolved_count = stats.brier_count
     holding = (
-        (sum((_seconds(c.opened_at, c.closed_at) for c in closed), ZERO) / len(closed)).quantize(
-            Decimal(1), rounding=ROUND_HALF_EVEN
-        )
-        if closed
-        else None
+        (stats.holding_seconds / closed).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) if closed else None
     )
     return Performance(
         bankroll_usd=bankroll,
@@ -194,11 +183,11 @@ def compute_performance(
         closed_profit_usd=closed_profit,
         closed_profit_pct=_pct_of(closed_profit, bankroll),
         ledger_trades_count=state.trades_count,
-        closed_trades_count=len(closed),
+        closed_trades_count=closed,
         open_positions_count=len(open_positions),
-        wins=len(winners),
-        losses=len(losers),
-        draws=len(closed) - len(winners) - len(losers),
+        wins=stats.winners,
+        losses=stats.losers,
+        draws=closed - stats.winners - stats.losers,
         win_rate=ratio(win_rate) if closed else None,
         profit_factor=ratio(gross_profit / gross_loss) if gross_loss else None,
         avg_win_usd=usd(avg_win),
@@ -212,8 +201,8 @@ def compute_performance(
         max_drawdown_peak_usd=drawdown.peak.equity_usd if drawdown.peak else None,
         max_drawdown_trough_usd=drawdown.trough.equity_usd if drawdown.trough else None,
         avg_holding_seconds=int(holding) if holding is not None else None,
-        best_trade=_summary(max(closed, key=_pnl_ratio)) if closed else None,
-        worst_trade=_summary(min(closed, key=_pnl_ratio)) if closed else None,
+        best_trade=_summary(stats.best) if stats.best else None,
+        worst_trade=_summary(stats.worst) if stats.worst else None,
         fees_paid_usd=state.fees_paid_usd,
         capital_locked_awaiting_resolution_usd=usd(
             sum((p.cost_usd for p in open_positions if p.status == "awaiting_resolution"), ZERO)

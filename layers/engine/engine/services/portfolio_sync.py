@@ -15,7 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 from engine.clock import parse_iso, to_utc
-from engine.ledger import ClosedPosition, LedgerError, LedgerState, apply_trade
+from engine.ledger import (
+    RECENT_CLOSED_KEPT,
+    ClosedPosition,
+    ClosedStats,
+    LedgerError,
+    LedgerState,
+    apply_trade,
+)
 from engine.models.trading import Holding, Trade
 from engine.money import to_decimal
 
@@ -26,6 +33,7 @@ def copy_state(state: LedgerState) -> LedgerState:
         state,
         positions={token: holding.model_copy() for token, holding in state.positions.items()},
         closed=list(state.closed),
+        closed_stats=dataclasses.replace(state.closed_stats),
         settled_markets=set(state.settled_markets),
     )
 
@@ -100,8 +108,41 @@ def state_to_item(state: LedgerState) -> dict[str, Any]:
             for token, holding in state.positions.items()
         },
         "closed_positions": [_to_item_value(dataclasses.asdict(c)) for c in state.closed],
+        "closed_stats": _stats_to_item(state.closed_stats),
         "settled_markets": sorted(state.settled_markets),
     }
+
+
+def _stats_to_item(stats: ClosedStats) -> dict[str, Any]:
+    values = {
+        f.name: getattr(stats, f.name) for f in dataclasses.fields(stats) if f.name not in ("best", "worst")
+    }
+    for name in ("best", "worst"):
+        record = getattr(stats, name)
+        values[name] = None if record is None else dataclasses.asdict(record)
+    return dict(_to_item_value(values))
+
+
+def _stats_from_item(item: Mapping[str, Any] | None, closed: list[ClosedPosition]) -> ClosedStats:
+    if item is None:
+        # a state stored before the aggregates existed kept every closed position: rebuild from them
+        stats = ClosedStats()
+        for record in closed:
+            stats.add(record)
+        return stats
+    return ClosedStats(
+        count=int(item["count"]),
+        winners=int(item["winners"]),
+        losers=int(item["losers"]),
+        gross_profit_usd=to_decimal(item["gross_profit_usd"]),
+        gross_loss_usd=to_decimal(item["gross_loss_usd"]),
+        pnl_usd=to_decimal(item["pnl_usd"]),
+        holding_seconds=to_decimal(item["holding_seconds"]),
+        best=None if item.get("best") is None else _closed_from_item(item["best"]),
+        worst=None if item.get("worst") is None else _closed_from_item(item["worst"]),
+        brier_sum=to_decimal(item["brier_sum"]),
+        brier_count=int(item["brier_count"]),
+    )
 
 
 def _closed_from_item(item: Mapping[str, Any]) -> ClosedPosition:
@@ -133,6 +174,7 @@ def _holding_from_item(item: Mapping[str, Any]) -> Holding:
 
 def state_from_item(item: Mapping[str, Any]) -> LedgerState:
     """The ledger state from `state_to_item`'s attributes as DynamoDB returns them (numbers as Decimal)."""
+    closed = [_closed_from_item(c) for c in item.get("closed_positions") or []]
     return LedgerState(
         bankroll_usd=to_decimal(item["bankroll_usd"]),
         cash_usd=to_decimal(item["cash_usd"]),
@@ -143,7 +185,8 @@ def state_from_item(item: Mapping[str, Any]) -> LedgerState:
         losses=int(item.get("losses", 0)),
         applied_seq=int(item.get("applied_seq", 0)),
         trades_count=int(item.get("trades_count", 0)),
-        closed=[_closed_from_item(c) for c in item.get("closed_positions") or []],
+        closed=closed[-RECENT_CLOSED_KEPT:],
+        closed_stats=_stats_from_item(item.get("closed_stats"), closed),
         settled_markets={str(m) for m in item.get("settled_markets") or []},
         last_trade_at=_optional_time(item.get("last_trade_at")),
     )
