@@ -375,14 +375,17 @@ class LocalStack:
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)
 
-    def step(self, minute: datetime) -> None:
+    def step(self, minute: datetime, *, deliver_stream: bool = True) -> None:
         """One driven minute: move the clock, send that minute's scheduled event, then deliver the queue and
-        the stream until both are quiet (the demo's synchronous replacement for the threads)."""
+        (unless told not to) the stream until both are quiet: the demo's synchronous stand-in for the threads.
+        Records left on the stream wait for a later step, as they would for Lambda's batching window."""
         assert self.ticker and self.queue_poller and self.stream_poller
         if isinstance(self.clock, FastClock) and minute > self.clock.now():
             self.clock.set(minute)
         self.ticker.tick(minute)
-        self.settle()
+        self.queue_poller.drain()
+        if deliver_stream:
+            self.stream_poller.drain()
 
     def settle(self) -> None:
         """Deliver whatever the queue and the stream hold now."""
