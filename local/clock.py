@@ -8,7 +8,6 @@ the recording time of the market data sees recorded open markets as open.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -37,6 +36,19 @@ class RealClock:
             # short waits: a wall-clock jump (NTP, suspend) is noticed within a second
             stop.wait(min(left, 1.0))
         return False
+
+
+class OffsetClock(RealClock):
+    """Real-speed time shifted to start at a given instant (`make up --start`): recorded markets that were
+    open at the recording time stay open, while minutes still pass at the wall clock's pace."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the clock's start must carry a timezone")
+        self._offset = start.astimezone(UTC) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
 
 
 class FastClock:
@@ -88,7 +100,3 @@ def parse_instant(text: str) -> datetime:
     """An RFC 3339 instant (`Z` or an offset); a naive one is taken as UTC."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)

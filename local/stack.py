@@ -34,7 +34,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from local.auth import DevTokenIssuer
-from local.clock import Clock, FastClock, RealClock
+from local.clock import Clock, FastClock, OffsetClock, RealClock, parse_instant
 from local.gateway import Gateway, GatewayServer
 from local.infra import Names, create_resources, function_environment, load_template, resources_of_type
 from local.lambda_runtime import REGION, Handler, LocalFunction, function_specs
@@ -428,6 +428,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prefix", default=os.environ.get("AUTOPILOT_PREFIX", "autopilot-local"))
     parser.add_argument("--users", default="alice,bob", help="local users to print tokens for")
     parser.add_argument("--verbose", action="store_true", help="handler logs at INFO and EMF metric lines")
+    parser.add_argument(
+        "--start",
+        help="run at real speed from this instant, e.g. 2026-02-07T12:50:00Z (the recorded data's time)",
+    )
     return parser.parse_args(argv)
 
 
@@ -439,6 +443,7 @@ def banner(stack: LocalStack, users: list[str]) -> str:
         f"  API            {url}",
         f"  moto           {stack.endpoint_url}",
         f"  Polymarket     {market_url} (recorded data)",
+        f"  Clock          {stack.clock.now().strftime('%Y-%m-%dT%H:%M:%SZ')} (real speed)",
         "",
         "Development tokens (valid 24 h; a new stack signs with a new key):",
     ]
@@ -482,9 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         quiet=not args.verbose,
     )
     log_path = STATE_DIR / args.prefix / "functions.log"
+    clock: Clock = OffsetClock(parse_instant(args.start)) if args.start else RealClock()
     try:
         output = handler_output(log_path) if not args.verbose else contextlib.nullcontext(sys.stdout)
-        with output as console, LocalStack(config) as stack:
+        with output as console, LocalStack(config, clock=clock) as stack:
             print(banner(stack, [u for u in args.users.split(",") if u]), file=console, flush=True)
             if not args.verbose:
                 print(f"\nFunction logs and metrics (CloudWatch's share): tail -f {log_path}", file=console)

@@ -1,4 +1,4 @@
-"""The local ticker: EventBridge's scheduled event, one per minute of the shared clock."""
+"""The local ticker and clocks: EventBridge's scheduled event, one per minute of the shared clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from local.clock import FastClock
+from local.clock import FastClock, OffsetClock
 from local.ticker import Ticker, scheduled_event
 
 START = datetime(2026, 2, 7, 12, 50, 30, tzinfo=UTC)
@@ -90,3 +90,17 @@ def test_a_ticker_that_fell_behind_sends_the_latest_minute_not_a_burst() -> None
     # Then only the current minute is sent (older events would be past the rule's maximum event age)
     assert seen == ["2026-02-07T13:00:00Z"]
     assert ticker.skipped_minutes == 9
+
+
+def test_the_offset_clock_starts_at_the_given_instant_and_moves_at_real_speed() -> None:
+    # Given an offset clock started at the recording time
+    clock = OffsetClock(START)
+
+    # When a little real time passes
+    first = clock.now()
+    time.sleep(0.05)
+    second = clock.now()
+
+    # Then it reads the recording time plus the real time elapsed
+    assert timedelta(0) <= first - START < timedelta(seconds=1)
+    assert timedelta(milliseconds=40) <= second - first < timedelta(seconds=1)
