@@ -297,7 +297,12 @@ class LocalStack:
             if logical in self.config.handlers:
                 continue
             try:
-                importlib.import_module(function.spec.module)
+                if function.spec.module in sys.modules:
+                    # a new stack is a cold start: module-level clients and caches (a market data client
+                    # pointing at the previous stack's server) must not carry over within one process
+                    importlib.reload(sys.modules[function.spec.module])
+                else:
+                    importlib.import_module(function.spec.module)
             except ImportError as exc:
                 logger.warning("%s: handler %s not importable (%s)", logical, function.spec.module, exc)
 
