@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from engine.models.execution import ExecutionLog, RunStatus, execution_id_for
 from engine.models.strategy import NodeGraph, Strategy, StrategyStatus
@@ -60,7 +61,8 @@ def _strategies(total: int, due: int) -> Iterator[Strategy]:
         )
 
 
-def run(total: int, due: int, cycles: int) -> None:
+def run(total: int, due: int, cycles: int) -> dict[str, Any]:
+    """Prints the figures and returns them (for a report runner)."""
     from moto import mock_aws
 
     from local.infra import create_resources
@@ -151,6 +153,20 @@ def run(total: int, due: int, cycles: int) -> None:
         )
         after, _ = strategies.query_due_counted(now=NOW, limit=max(due, 1) * 10)
         print(f"still due after the completed cycles: {len(after)} (expected {len(refs) - len(sample)})")
+        return {
+            "stored": total,
+            "due": len(refs),
+            "due_shards": settings.due_shards,
+            "seed_seconds": round(seeded, 1),
+            "index_items_read": scanned,
+            "read_amplification": round(scanned / max(len(refs), 1), 2),
+            "due_query_ms": round(statistics.median(timings) * 1000, 1),
+            "cycles": len(per_cycle),
+            "requests_per_cycle": round(sum(per_cycle) / done_cycles, 2),
+            "requests_per_cycle_max": max(per_cycle, default=0),
+            "requests_by_operation": {k: v / done_cycles for k, v in sorted(ops.items())},
+            "still_due_ok": len(after) == len(refs) - len(sample),
+        }
 
 
 def main(argv: list[str] | None = None) -> None:

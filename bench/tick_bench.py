@@ -252,6 +252,39 @@ def measure_baseline(count: int, endpoint: str, market: Any) -> Figures:
     return Figures("seed-style baseline", runs, seconds, counter.total, market.request_count())
 
 
+def run(strategies: int = 1000, concurrency: int = 8, market_latency_ms: float = 20.0) -> dict[str, Any]:
+    """Both measurements on one stack; the figures for a report runner (the CLI prints the same)."""
+    with stack(concurrency) as (endpoint, market):
+        market.set_delay(market_latency_ms / 1000.0)
+        executor = measure_executor(strategies, endpoint, market)
+        baseline = measure_baseline(strategies, endpoint, market)
+
+    def figures(f: Figures) -> dict[str, Any]:
+        return {
+            "runs": f.runs,
+            "seconds": round(f.seconds, 3),
+            "runs_per_second": round(f.runs_per_second, 2),
+            "dynamodb_requests_per_run": round(f.requests_per_run, 2),
+            "market_requests": f.market_requests,
+        }
+
+    return {
+        "strategies": strategies,
+        "concurrency": concurrency,
+        "market_latency_ms": market_latency_ms,
+        "executor": figures(executor),
+        "baseline": figures(baseline),
+        "ratio_runs_per_second": round(executor.runs_per_second / baseline.runs_per_second, 2)
+        if baseline.runs_per_second
+        else None,
+        "ratio_fewer_requests_per_run": round(baseline.requests_per_run / executor.requests_per_run, 2)
+        if executor.requests_per_run
+        else None,
+        "ratio_fewer_market_requests": round(baseline.market_requests / max(executor.market_requests, 1), 1),
+        "_lines": [executor.line(), baseline.line()],
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategies", type=int, default=1000, help="due strategies (default 1000)")
@@ -263,21 +296,18 @@ def main(argv: list[str] | None = None) -> None:
         help="delay the recorded market server adds to every answer (the real API is a network away)",
     )
     args = parser.parse_args(argv)
-    with stack(args.concurrency) as (endpoint, market):
-        market.set_delay(args.market_latency_ms / 1000.0)
-        executor = measure_executor(args.strategies, endpoint, market)
-        baseline = measure_baseline(args.strategies, endpoint, market)
+    figures = run(args.strategies, args.concurrency, args.market_latency_ms)
     print(
         f"tick bench: {args.strategies} due strategies, moto_server + recorded markets on 127.0.0.1 "
         f"({args.market_latency_ms:g} ms per market answer)"
     )
-    print(executor.line())
-    print(baseline.line())
+    for line in figures["_lines"]:
+        print(line)
     print(
-        f"ratio: {executor.runs_per_second / baseline.runs_per_second:.2f}x runs/s, "
-        f"{baseline.requests_per_run / executor.requests_per_run:.2f}x fewer DynamoDB requests per run "
+        f"ratio: {figures['ratio_runs_per_second']:.2f}x runs/s, "
+        f"{figures['ratio_fewer_requests_per_run']:.2f}x fewer DynamoDB requests per run "
         f"(the executor's include the settlement pass and its one-transaction commits), "
-        f"{baseline.market_requests / max(executor.market_requests, 1):.1f}x fewer market API requests"
+        f"{figures['ratio_fewer_market_requests']:.1f}x fewer market API requests"
     )
 
 

@@ -1,0 +1,415 @@
+"""`python -m bench` (`make bench`): every benchmark, one table, bench/RESULTS.md.
+
+Each benchmark runs in its own child process (`python -m bench --child NAME`): moto patches, environment
+variables and cached clients of one never leak into the next, and the memory a big moto table takes is given
+back. The child prints its figures as one JSON line; this process turns them into rows (metric, value,
+baseline, ratio, notes), prints the table and writes it with the date, the machine and the sizes.
+
+Options: `--quick` (small sizes, a smoke run; writes nothing unless `--output` is given), `--only NAME`
+(repeatable; also writes nothing unless `--output`), `--output PATH`. Full sizes are chosen to finish in
+about 20 minutes on a 2-core machine; sizes below a benchmark's own default are said in the table's notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.report import RESULTS, Row, machine, markdown_report, number, ratio_of, text_table, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+MARKER = "BENCH-RESULT "
+SCALE_TARGET = 10_000
+ENVIRONMENT = {
+    # moto's fake credentials; never the real AWS (TOOLING.md: the account-id endpoint breaks moto)
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_NAMESPACE": "AutopilotBench",
+    "POWERTOOLS_SERVICE_NAME": "autopilot-bench",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "WARNING",
+}
+
+SIZES: dict[str, dict[str, dict[str, Any]]] = {
+    "full": {
+        "graph": {"markets_count": 1000, "runs": 50},
+        "storage": {"total": 20_000, "due": 100, "cycles": 5},
+        "tick": {"strategies": 500, "concurrency": 8, "market_latency_ms": 20.0},
+        "stream": {"trades": 2000, "strategies": 50, "batch_size": 100},
+        "imports": {"runs": 7},
+        "api": {"clients": 4, "requests": 400, "strategies": 5},
+        "scale": {"strategies": 2000, "cron_budget_seconds": 55.0, "market_latency_ms": 20.0},
+    },
+    "quick": {
+        "graph": {"markets_count": 200, "runs": 10},
+        "storage": {"total": 2000, "due": 20, "cycles": 2},
+        "tick": {"strategies": 40, "concurrency": 8, "market_latency_ms": 20.0},
+        "stream": {"trades": 200, "strategies": 10, "batch_size": 100},
+        "imports": {"runs": 2},
+        "api": {"clients": 2, "requests": 60, "strategies": 3},
+        # 31 s left: runs start only while more than margin + run deadline (28 s) remain, so most overflow
+        "scale": {"strategies": 120, "cron_budget_seconds": 31.0, "market_latency_ms": 20.0},
+    },
+}
+# the benchmarks' own defaults, to say where a size was reduced
+DEFAULT_SIZES = {"storage": ("total", 100_000), "tick": ("strategies", 1000), "scale": ("strategies", 10_000)}
+
+
+# ------------------------------------------------------------------------------------------- children
+
+
+def _child(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    for key, value in ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+    if name == "graph":
+        from bench import graph_bench
+
+        return dict(graph_bench.run(**sizes))
+    if name == "storage":
+        from bench import storage_bench
+
+        return storage_bench.run(**sizes)
+    if name == "tick":
+        from bench import tick_bench
+
+        return tick_bench.run(**sizes)
+    if name == "stream":
+        from bench import stream_bench
+
+        return stream_bench.run(**sizes)
+    if name == "imports":
+        from bench import imports_bench
+
+        return imports_bench.run(**sizes)
+    if name == "api":
+        from bench import api_latency_bench
+
+        return api_latency_bench.run(**sizes)
+    if name == "scale":
+        from bench import scale_drill
+
+        return scale_drill.run(**sizes)
+    raise SystemExit(f"unknown benchmark {name!r}")
+
+
+def run_child(name: str, sizes: dict[str, Any], log: Path) -> dict[str, Any]:
+    """Run one benchmark in a new interpreter; its output goes to `log`, its figures come back."""
+    command = [sys.executable, "-m", "bench", "--child", name, "--sizes", json.dumps(sizes)]
+    env = {**os.environ, **ENVIRONMENT}
+    with log.open("w") as out:
+        done = subprocess.run(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=out, text=True, check=False
+        )
+        out.write(done.stdout)
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-15:])
+        raise RuntimeError(f"{name} failed (exit {done.returncode}); log {log}:\n{tail}")
+    line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith(MARKER))
+    result: dict[str, Any] = json.loads(line[len(MARKER) :])
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- rows
+
+
+def _reduced(name: str, sizes: dict[str, Any]) -> str:
+    key, default = DEFAULT_SIZES.get(name, ("", 0))
+    if key and sizes.get(key, default) < default:
+        return f" (bench default {default:,}; reduced to keep `make bench` under ~25 min)"
+    return ""
+
+
+def rows_graph(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    return [
+        Row(
+            "graph run time (DESIGN 5 example + paper fills), median",
+            number(f["graph_median_ms"], "ms", 2),
+            number(f["baseline_parse_median_ms"], "ms", 2),
+            ratio_of(f["baseline_parse_median_ms"], f["graph_median_ms"]),
+            f"{f['markets']:,} markets, {f['runs']} runs, p95 {f['graph_p95_ms']:.2f} ms, "
+            f"{f['trades_per_run']} trades/run; baseline: parse the raw market list per run (seed style); "
+            "ratio = baseline / run",
+        )
+    ]
+
+
+def rows_storage(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    ops = ", ".join(f"{k} {v:g}" for k, v in f["requests_by_operation"].items())
+    return [
+        Row(
+            "due-query read amplification",
+            f"{f['read_amplification']:.2f} items read / due",
+            "1.00 (ideal)",
+            f["read_amplification"],
+            f"{f['due']} due of {f['stored']:,} stored{_reduced('storage', sizes)}, "
+            f"{f['due_shards']} shards, "
+            f"{f['index_items_read']} index items read, {f['due_query_ms']:.0f} ms on moto in-process",
+        ),
+        Row(
+            "DynamoDB requests per run (claim, account, commit; no trade)",
+            f"{f['requests_per_cycle']:.2f}",
+            "3 (goal)",
+            ratio_of(f["requests_per_cycle"], 3),
+            f"{f['cycles']} cycles, max {f['requests_per_cycle_max']}: {ops}",
+        ),
+    ]
+
+
+def rows_tick(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    ex, base = f["executor"], f["baseline"]
+    where = (
+        f"{f['strategies']:,} due{_reduced('tick', sizes)}, moto_server + recorded markets "
+        f"({f['market_latency_ms']:g} ms/answer), RUN_CONCURRENCY {f['concurrency']}"
+    )
+    return [
+        Row(
+            "tick throughput (one cron invocation)",
+            number(ex["runs_per_second"], "runs/s"),
+            number(base["runs_per_second"], "runs/s"),
+            f["ratio_runs_per_second"],
+            f"{where}; baseline: seed style (Scan 25/tick, sequential, markets per strategy)",
+        ),
+        Row(
+            "tick DynamoDB requests per run",
+            f"{ex['dynamodb_requests_per_run']:.2f}",
+            f"{base['dynamodb_requests_per_run']:.2f}",
+            f["ratio_fewer_requests_per_run"],
+            "ratio = baseline / executor; the executor's include the settlement pass",
+        ),
+        Row(
+            "tick market API requests",
+            f"{ex['market_requests']:,}",
+            f"{base['market_requests']:,}",
+            f["ratio_fewer_market_requests"],
+            "one shared snapshot per invocation vs markets per strategy; ratio = baseline / executor",
+        ),
+    ]
+
+
+def rows_stream(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    return [
+        Row(
+            "portfolio stream throughput",
+            number(f["records_per_second"], "records/s"),
+            "",
+            None,
+            f"{f['stream_records']:,} records ({f['trades']:,} trades, {f['strategies']} strategies) in "
+            f"{f['batches']} batches of <= {f['batch_size']}, lambda_handler on moto in-process; "
+            f"{f['ms_per_batch']} ms and {f['dynamodb_requests_per_batch']} DynamoDB requests per batch; "
+            f"failures {f['batch_item_failures']}, "
+            f"portfolios != replay {f['portfolios_not_equal_to_replay']}",
+        )
+    ]
+
+
+def rows_imports(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    base = f["baseline_median_ms"]
+    return [
+        Row(
+            f"cold import {module.split('.')[1]}",
+            number(h["median_ms"], "ms", 0),
+            number(base, "ms", 0),
+            h["ratio_to_baseline"],
+            f"median of {f['runs']} fresh interpreters; baseline: `import boto3` + a DynamoDB client; "
+            "ratio = handler / baseline",
+        )
+        for module, h in f["handlers"].items()
+    ]
+
+
+def rows_api(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    api, base, direct = f["api"], f["baseline_token_endpoint"], f["in_process_gateway_handle"]
+    load = f"{f['clients']} clients, {api['requests']} requests from a second process, errors {api['errors']}"
+    return [
+        Row(
+            "local API latency p50 (GET /strategies, /strategies/{id})",
+            number(api["p50_ms"], "ms", 1),
+            number(base["p50_ms"], "ms", 1),
+            ratio_of(api["p50_ms"], base["p50_ms"]),
+            f"{load}; baseline: GET /_local/token on the same gateway (no function); ratio = API / baseline",
+        ),
+        Row(
+            "local API latency p99",
+            number(api["p99_ms"], "ms", 1),
+            number(base["p99_ms"], "ms", 1),
+            ratio_of(api["p99_ms"], base["p99_ms"]),
+            "same load",
+        ),
+        Row(
+            "local API throughput",
+            number(api["requests_per_second"], "req/s"),
+            number(base["requests_per_second"], "req/s"),
+            ratio_of(api["requests_per_second"], base["requests_per_second"]),
+            "same load; ratio = API / baseline",
+        ),
+        Row(
+            "control API handler alone (in-process Gateway.handle) p50",
+            number(direct["p50_ms"], "ms", 1),
+            number(api["p50_ms"], "ms", 1),
+            ratio_of(direct["p50_ms"], api["p50_ms"]),
+            f"one at a time, no HTTP; p99 {direct['p99_ms']} ms; baseline: the HTTP p50 above under load",
+        ),
+    ]
+
+
+def scale_extrapolation(f: dict[str, Any], target: int = SCALE_TARGET) -> dict[str, float]:
+    """Linear extrapolation of a smaller drill to `target` strategies: the cron runs what its budget fits
+    (as measured), every other strategy costs what a worker record cost on average."""
+    cron_runs = f["cron_executed"]
+    records = max(f["worker_records"], 1)
+    per_record = f["worker_seconds"] / records
+    per_invocation_records = records / max(f["worker_invocations"], 1)
+    rest = max(target - cron_runs, 0)
+    return {
+        "invocations": 1 + math.ceil(rest / per_invocation_records),
+        "function_seconds": f["cron_seconds"] + rest * per_record,
+    }
+
+
+def rows_scale(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    n = f["strategies"]
+    verdict = "yes" if f["exactly_once"] else "NO"
+    rows = [
+        Row(
+            f"scale drill: {n:,} due in one minute, every slot exactly once",
+            verdict,
+            "",
+            None,
+            f"{f['strategies_with_one_log']:,} strategies with one log, "
+            f"{f['strategies_without_log']} without, "
+            f"{f['strategies_with_several_logs']} with several, {f['duplicate_trades']} duplicate trades "
+            f"({f['trades']:,} trades), {f['strategies_not_advanced']} not advanced to the next slot",
+        ),
+        Row(
+            "scale drill invocations (cron + worker)",
+            f"{f['invocations']:,}",
+            "",
+            None,
+            f"cron: {f['cron_executed']:,} run in {f['cron_seconds']:.1f} s "
+            f"of a {f['cron_budget_seconds']:g} s "
+            f"budget, {f['cron_deferred']:,} deferred, {f['cron_abandoned']} abandoned; worker: "
+            f"{f['worker_invocations']:,} invocations of <= 10, "
+            f"{f['worker_batch_item_failures']} item failures",
+        ),
+        Row(
+            "scale drill function time (sum of handler wall times)",
+            number(f["function_seconds"], "s"),
+            "",
+            None,
+            f"{f['function_ms_per_strategy']} ms per strategy; "
+            f"seeded at {f['seed_per_second']} strategies/s; "
+            f"{f['market_requests']:,} market API requests; moto_server serialized",
+        ),
+    ]
+    if n < SCALE_TARGET:
+        guess = scale_extrapolation(f)
+        rows.append(
+            Row(
+                f"scale drill at {SCALE_TARGET:,}: EXTRAPOLATED, not measured",
+                f"~{guess['invocations']:,.0f} invocations, ~{guess['function_seconds']:,.0f} s",
+                "",
+                None,
+                f"linear from the {n:,} drill{_reduced('scale', sizes)}: the cron's measured share, then the "
+                "measured seconds per worker record (`python -m bench.scale_drill` runs the full size)",
+            )
+        )
+    return rows
+
+
+BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
+    "graph": rows_graph,
+    "storage": rows_storage,
+    "tick": rows_tick,
+    "stream": rows_stream,
+    "imports": rows_imports,
+    "api": rows_api,
+    "scale": rows_scale,
+}
+
+
+def describe_sizes(sizes: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {
+        name: ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in s.items())
+        for name, s in sizes.items()
+    }
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--only", action="append", choices=sorted(BENCHES), help="run only this benchmark")
+    parser.add_argument("--output", type=Path, help=f"write the Markdown report here (full run: {RESULTS})")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        figures = _child(args.child, json.loads(args.sizes or "{}"))
+        print(MARKER + json.dumps(figures, default=str), flush=True)
+        return 0
+
+    mode = "quick" if args.quick else "full"
+    names = args.only or list(BENCHES)
+    sizes = {name: SIZES[mode][name] for name in names}
+    output = args.output or (RESULTS if mode == "full" and not args.only else None)
+    logs = ROOT / ".local-state" / "bench-logs"  # ignored by git
+    logs.mkdir(exist_ok=True)
+    rows: list[Row] = []
+    failed: list[str] = []
+    notes: list[str] = []
+    began = time.monotonic()
+    for name in names:
+        started = time.monotonic()
+        print(f"[bench] {name} {describe_sizes({name: sizes[name]})[name]} ...", flush=True)
+        try:
+            figures = run_child(name, sizes[name], logs / f"{name}.log")
+        except (RuntimeError, StopIteration) as exc:
+            print(f"[bench] {name} FAILED: {exc}", flush=True)
+            failed.append(name)
+            rows.append(Row(f"{name}: FAILED", "-", notes=f"see .local-state/bench-logs/{name}.log"))
+            continue
+        seconds = time.monotonic() - started
+        print(f"[bench] {name} done in {seconds:.0f} s", flush=True)
+        notes.append(f"{name} took {seconds:.0f} s of wall time")
+        rows += BENCHES[name](figures, sizes[name])
+    total = time.monotonic() - began
+    notes.append(f"whole run: {total / 60:.1f} min; each benchmark in its own process")
+    notes.append(
+        "moto stands in for DynamoDB/SQS (serialized requests, item-level transaction rollback where noted): "
+        "absolute times are moto's and this machine's; ratios compare runs on the same stack in the same run"
+    )
+    print()
+    print(text_table(rows))
+    if output is not None:
+        text = markdown_report(
+            rows,
+            when=datetime.now(UTC),
+            machine_info=machine(),
+            sizes=describe_sizes(sizes),
+            mode=mode,
+            command="make bench" if mode == "full" else "python -m bench --quick",
+            extra=notes,
+        )
+        write_results(text, output)
+        print(f"\nwritten to {output}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Cold import time of each handler module beside `import boto3` plus creating a DynamoDB client.
+
+Every sample is a FRESH interpreter (`python -c`), timing only the import (perf_counter around it, after the
+interpreter has started); the median of `--runs` samples per target. Targets are interleaved run by run, so
+a busy neighbour on a shared machine slows them alike. The baseline is what any function talking to DynamoDB
+pays at minimum: `import boto3` and `boto3.client("dynamodb")`.
+
+The handlers create their clients lazily (on the first invocation), so their import figure does not include
+a client; the ratio is handler import / (boto3 import + client).
+
+`python -m bench.imports_bench [--runs 7]`; `run()` returns the figures for the report runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLERS = (
+    "functions.control_api.app",
+    "functions.cron_executor.app",
+    "functions.execution_worker.app",
+    "functions.portfolio_stream.app",
+)
+BASELINE = "boto3 + dynamodb client"
+# What Lambda's environment gives the functions at import time (no real AWS: fake credentials, no network).
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "POWERTOOLS_METRICS_NAMESPACE": "AutopilotBench",
+    "POWERTOOLS_SERVICE_NAME": "autopilot-bench",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "LOG_LEVEL": "WARNING",
+    "STRATEGIES_TABLE": "bench-strategies",
+    "EXECUTIONS_TABLE": "bench-executions",
+    "TRADES_TABLE": "bench-trades",
+    "PORTFOLIOS_TABLE": "bench-portfolios",
+    "IDEMPOTENCY_TABLE": "bench-idempotency",
+    "TOKEN_SIGNING_KEY": "bench",
+}
+
+
+def _snippet(target: str) -> str:
+    if target == BASELINE:
+        body = "import boto3\nboto3.client('dynamodb', region_name='us-east-1')"
+    else:
+        body = f"import {target}"
+    return f"import time\n_t = time.perf_counter()\n{body}\nprint(repr((time.perf_counter() - _t) * 1000))\n"
+
+
+def sample(target: str) -> float:
+    """One cold import of `target` in a new interpreter, in milliseconds."""
+    env = {**os.environ, **ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _snippet(target)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"import of {target} failed: {done.stderr.strip()[-500:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def run(runs: int = 7) -> dict[str, Any]:
+    """Median cold import (ms) of each handler and of the baseline, and each handler's ratio to it."""
+    targets = (BASELINE, *HANDLERS)
+    for target in targets:  # warm the file cache and the .pyc files once; not measured
+        sample(target)
+    samples: dict[str, list[float]] = {t: [] for t in targets}
+    for _ in range(runs):
+        for target in targets:
+            samples[target].append(sample(target))
+    medians = {t: statistics.median(v) for t, v in samples.items()}
+    base = medians[BASELINE]
+    return {
+        "runs": runs,
+        "baseline": BASELINE,
+        "baseline_median_ms": round(base, 1),
+        "handlers": {
+            t: {"median_ms": round(medians[t], 1), "ratio_to_baseline": round(medians[t] / base, 2)}
+            for t in HANDLERS
+        },
+        "samples_ms": {t: [round(x, 1) for x in v] for t, v in samples.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per target (default 7)")
+    args = parser.parse_args(argv)
+    figures = run(args.runs)
+    print(f"cold import, median of {figures['runs']} fresh interpreters")
+    print(f"  {BASELINE:<34} {figures['baseline_median_ms']:8.1f} ms")
+    for name, handler in figures["handlers"].items():
+        print(f"  {name:<34} {handler['median_ms']:8.1f} ms  {handler['ratio_to_baseline']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
