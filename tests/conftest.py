@@ -10,8 +10,8 @@ import pytest
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
-        "AWS_SESSION_TOKEN": "testing",  # noqa: S105
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         # botocore >= 1.44.4 calls an account-id endpoint moto does not match (TOOLING.md)
