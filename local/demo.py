@@ -430,6 +430,17 @@ def expected_slots(
     return slots
 
 
+def skipped_slots(log: dict[str, Any], every_minutes: int) -> set[datetime]:
+    """The slots a `skipped` log records. The engine writes the first missed slot as the log's
+    `scheduled_for` and how many slots were missed as `missed_slots`; on a fixed frequency they are that many
+    slots `every_minutes` apart. (A list of slot times is read as given.)"""
+    named = log.get("missed_slots")
+    if isinstance(named, list):
+        return {parse_instant(slot) for slot in named}
+    first = parse_instant(log["scheduled_for"])
+    return {first + timedelta(minutes=every_minutes * index) for index in range(int(named or 0))}
+
+
 def check_runs(
     result: StrategyResult, scenario: Scenario, pause: tuple[datetime, datetime] | None
 ) -> list[str]:
@@ -439,14 +450,15 @@ def check_runs(
     failures = [
         f"{name}: {count} runs for slot {slot.isoformat()}" for slot, count in runs.items() if count > 1
     ]
+    every = FREQUENCY_MINUTES[result.plan.frequency]
     missed = {
-        parse_instant(slot)
-        for log in scheduled
-        if log.get("status") == "skipped"
-        for slot in log.get("missed_slots") or []
+        slot for log in scheduled if log.get("status") == "skipped" for slot in skipped_slots(log, every)
     }
+    both = sorted(missed & set(runs))
+    if both:
+        failures.append(f"{name}: slots both run and recorded missed, first {both[0].isoformat()}")
     end = scenario.start + timedelta(minutes=scenario.minutes)
-    expected = expected_slots(scenario.start, end, FREQUENCY_MINUTES[result.plan.frequency], pause)
+    expected = expected_slots(scenario.start, end, every, pause)
     lacking = sorted(expected - set(runs) - missed)
     if lacking:
         failures.append(f"{name}: {len(lacking)} slots without a run, first {lacking[0].isoformat()}")

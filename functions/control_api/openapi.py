@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
@@ -18,6 +19,34 @@ DESCRIPTION = (
 )
 
 
+# API Gateway's JWT authorizer answers a request without a valid token itself, before the function runs
+GATEWAY_MESSAGE: dict[str, Any] = {
+    "title": "GatewayMessage",
+    "description": 'An answer of API Gateway itself, e.g. 401 `{"message": "Unauthorized"}` from the JWT '
+    "authorizer when the token is missing, expired or not signed by the issuer.",
+    "type": "object",
+    "properties": {"message": {"title": "Message", "type": "string"}},
+    "required": ["message"],
+}
+
+
+def as_deployed(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the generated document cannot know from the handler: a 204 has no body, and a 401 is usually
+    API Gateway's own answer (GatewayMessage) rather than the function's error shape."""
+    doc.setdefault("components", {}).setdefault("schemas", {})["GatewayMessage"] = GATEWAY_MESSAGE
+    for path_item in doc.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if "204" in responses:
+                responses["204"].pop("content", None)
+            media = responses.get("401", {}).get("content", {}).get("application/json")
+            if media is not None and "schema" in media:
+                media["schema"] = {
+                    "anyOf": [media["schema"], {"$ref": "#/components/schemas/GatewayMessage"}]
+                }
+    return doc
+
+
 def document() -> str:
     """The OpenAPI 3.1 document as stable, indented JSON (the committed file is compared to this)."""
     raw = app.get_openapi_json_schema(
@@ -27,7 +56,7 @@ def document() -> str:
         security_schemes={"jwt": HTTPBearer(bearerFormat="JWT")},
         security=[{"jwt": []}],
     )
-    return json.dumps(json.loads(raw), indent=2, sort_keys=True) + "\n"
+    return json.dumps(as_deployed(json.loads(raw)), indent=2, sort_keys=True) + "\n"
 
 
 def main() -> None:
