@@ -176,8 +176,7 @@ def _unchanged(stored: _Stored, epoch: int, state_item: dict[str, Any], portfoli
 def _publish(stores: PortfolioStores, portfolio: Portfolio, *, epoch: int, at: datetime) -> None:
     """The equity point and the strategy's copy of the figures: both overwrite, so repeating is harmless."""
     point = equity_point(portfolio, at=at)
-    for key, ttl in equity_point_keys(at):
-        stores.portfolios.put_equity_point(portfolio.strategy_id, key, ttl, point)
+    stores.portfolios.put_equity_points(portfolio.strategy_id, equity_point_keys(at), point)
     copied = stores.strategies.set_paper_stats(
         portfolio.strategy_id,
         pnl_usd=portfolio.total_pnl_usd,

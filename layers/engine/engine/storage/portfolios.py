@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -325,12 +325,19 @@ class PortfolioRepository:
 
     def put_equity_point(self, strategy_id: str, key: str, ttl: int | None, point: EquityPoint) -> None:
         """Store one point under sk `EQ#<key>`; `ttl` is the epoch second DynamoDB may delete it after."""
-        values: dict[str, Any] = {"strategy_id": strategy_id, "sk": _equity_sk(key), **point.model_dump()}
-        values["expires_at"] = ttl
-        try:
-            self.db.put_item(TableName=self.table, Item=to_item(values))
-        except ClientError as exc:
-            raise map_error(exc, what="write equity point") from exc
+        self.put_equity_points(strategy_id, [(key, ttl)], point)
+
+    def put_equity_points(
+        self, strategy_id: str, keys: Iterable[tuple[str, int | None]], point: EquityPoint
+    ) -> None:
+        """Store one point under each (key, ttl) of its thinning tiers in one BatchWriteItem (plain
+        overwrites, so a retry or a partial write repeated is harmless)."""
+        requests = []
+        for key, ttl in keys:
+            values: dict[str, Any] = {"strategy_id": strategy_id, "sk": _equity_sk(key), **point.model_dump()}
+            values["expires_at"] = ttl
+            requests.append({"PutRequest": {"Item": to_item(values)}})
+        batch_write(self.db, self.table, requests, what="write equity points")
 
     def equity_points(self, strategy_id: str, *, now: datetime) -> list[tuple[str, EquityPoint]]:
         """(key, point) in key order, skipping items whose TTL has passed (DynamoDB deletes them late)."""
