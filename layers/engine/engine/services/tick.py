@@ -91,6 +91,7 @@ class TickReport:
     market_data_unavailable: int = 0
     deferred: int = 0
     defer_failed: int = 0  # could not be queued: still due, the next tick takes them
+    left_due: int = 0  # no time left to queue them: still due, the next tick takes them
     skipped_slots: int = 0
     claim_lost: int = 0
     commit_failed: int = 0  # claimed but not committed: retaken after the lease
@@ -394,6 +395,20 @@ def run_tick(
             return
         report.count_outcome(outcome)
 
+    def queue_overflow() -> None:
+        # Called while runs are still in flight, so sending the overflow overlaps them instead of adding to
+        # the invocation's time; each chunk is sent only while time remains, and what cannot be sent stays
+        # due (unclaimed), so the next tick takes it.
+        with deferred_lock:
+            batch = list(deferred)
+            deferred.clear()
+        for start in range(0, len(batch), DEFER_CHUNK):
+            chunk = batch[start : start + DEFER_CHUNK]
+            if remaining() <= margin / 2 + DEFER_CHUNK_SECONDS:
+                report.add(left_due=len(batch) - start)
+                return
+            _defer(messaging, chunk, slot=slot, report=report, tick_id=tick_id)
+
     if refs:
         _run_all(
             refs,
@@ -401,13 +416,18 @@ def run_tick(
             workers=settings.run_concurrency,
             report=report,
             wait_seconds=lambda: remaining() - margin / 2,
+            between_waits=queue_overflow,
         )
-    if deferred:
-        _defer(messaging, deferred, slot=slot, report=report, tick_id=tick_id)
+    queue_overflow()
     if remaining() > margin + 1:
         try:
+            # bounded by what is left now, not by the budget taken at the start of the tick
             checked, settled = settle_due(
-                engine, now=slot, snapshot=snapshot, deadline=budget, limit=settings.max_due_per_tick
+                engine,
+                now=slot,
+                snapshot=snapshot,
+                deadline=Deadline(remaining() - margin),
+                limit=settings.max_due_per_tick,
             )
             report.add(settle_checked=checked, settled=settled)
         except StorageError as exc:
@@ -419,6 +439,11 @@ def run_tick(
     return report
 
 
+WAIT_SLICE_SECONDS = 0.25  # how often the tick looks up from its runs to queue the overflow
+DEFER_CHUNK = 100  # overflow messages queued at a time (10 SendMessageBatch calls)
+DEFER_CHUNK_SECONDS = 2.0  # time kept in hand to send one chunk
+
+
 def _run_all(
     refs: Sequence[DueRef],
     one: Callable[[DueRef], None],
@@ -426,10 +451,17 @@ def _run_all(
     workers: int,
     report: TickReport,
     wait_seconds: Callable[[], float],
+    between_waits: Callable[[], None],
 ) -> None:
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
     futures: list[Future[None]] = [pool.submit(one, ref) for ref in refs]
-    _done, pending = wait(futures, timeout=max(0.0, wait_seconds()))
+    pending: set[Future[None]] = set(futures)
+    while pending:
+        left = wait_seconds()
+        if left <= 0:
+            break
+        _done, pending = wait(pending, timeout=min(WAIT_SLICE_SECONDS, left))
+        between_waits()
     if pending:
         # Runs still in flight past the budget: return anyway (the invocation must end before its timeout);
         # their claims expire after the lease and a later tick takes those slots again.

@@ -1,0 +1,49 @@
+"""A cron invocation returns before its timeout even when its overflow is large and the queue answers slowly."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+from engine.storage.messaging import Messaging
+from engine.storage.strategies import StrategyRepository
+from tests.integration.test_executor_exactly_once import logs_and_trades, seed_running
+from tests.integration.test_worker_overflow import receive_all
+from tests.support.builders import T0
+from tests.support.lambda_context import handler_stack
+
+SQS_LATENCY_SECONDS = 0.4  # per SendMessageBatch: a slow queue (real SQS answers in ~20 ms)
+
+
+def test_a_large_overflow_on_a_slow_queue_still_returns_inside_the_budget_and_loses_nothing() -> None:
+    with handler_stack(SAFETY_MARGIN_SECONDS="4", RUN_DEADLINE_SECONDS="2") as stack:
+        # Given 300 due strategies, a 9 s budget, and a queue taking 0.4 s per batch of 10: sending the
+        # whole overflow (~30 batches, 12 s) at the end of the tick would overrun the budget
+        ids = seed_running(300)
+
+        def slow_send(**_: Any) -> None:
+            time.sleep(SQS_LATENCY_SECONDS)
+
+        Messaging().sqs.meta.events.register("before-call.sqs.SendMessageBatch", slow_send)
+        # When
+        started = time.monotonic()
+        report = stack.cron(T0 + timedelta(seconds=1), budget_seconds=9)
+        elapsed = time.monotonic() - started
+        # Then it returned with time to spare, and every due strategy ran, was queued, or is still due
+        assert elapsed < 9
+        assert report["due"] == 300
+        logs, _trades = logs_and_trades(stack)
+        ran = {log["strategy_id"] for log in logs}
+        queued = {json.loads(m["Body"])["strategy_id"] for m in receive_all(stack)}
+        assert report["executed"] == len(ran)
+        assert report["deferred"] == len(queued)
+        assert report["executed"] + report["deferred"] + report["left_due"] == 300
+        assert report["left_due"] > 0  # the slow queue could not take everything in time
+        # and what was neither run nor queued is still due, unclaimed, for the next tick
+        still_due = [sid for sid in ids if sid not in ran and sid not in queued]
+        assert len(still_due) == report["left_due"]
+        for sid in still_due:
+            stored = StrategyRepository().find(sid)
+            assert stored is not None and stored.due_at == T0 and stored.claim_token is None
