@@ -1,4 +1,4 @@
-"""A cron invocation returns before its timeout even when its overflow is large and the queue answers slowly."""
+"""A cron invocation returns before its timeout even with a large overflow and a slow queue."""
 
 from __future__ import annotations
 
