@@ -8,7 +8,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from engine.errors import InvalidNextToken
 from engine.models.execution import ExecutionLog
 from engine.storage.dynamo import (
     StorageClients,
@@ -20,8 +19,7 @@ from engine.storage.dynamo import (
     to_item,
 )
 from engine.storage.pages import Page
-from engine.storage.query import Expr, page_query
-from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
+from engine.storage.query import Expr, signed_page_query
 
 STORAGE_ONLY = ("log_key", "expires_at")
 
@@ -74,13 +72,6 @@ class ExecutionLogRepository:
 
         `scope` names the caller (the owner); the token is bound to it and to this strategy's logs.
         """
-        token_scope = f"executions|{scope}|{strategy_id}"
-        key = signing_key(self.settings)
-        start = None
-        if next_token is not None:
-            start = decode_next_token(next_token, scope=token_scope, key=key)
-            if not scoped_key_matches(start, "strategy_id", strategy_id):
-                raise InvalidNextToken("next_token is not valid for this list")
         expr = Expr()
         condition = f"{expr.name('strategy_id')} = {expr.value(strategy_id)}"
         if since is not None:
@@ -93,14 +84,16 @@ class ExecutionLogRepository:
         if status is not None:
             params["FilterExpression"] = f"{expr.name('status')} = {expr.value(status)}"
         params.update(expr.kwargs())
-        items, last = page_query(
+        items, token = signed_page_query(
             self.db,
             params,
+            settings=self.settings,
+            scope=f"executions|{scope}|{strategy_id}",
+            bound=("strategy_id", strategy_id),
+            next_token=next_token,
             limit=limit,
-            start_key=start,
             key_attributes=("strategy_id", "log_key"),
             filtered=status is not None,
             what="list execution logs",
         )
-        token = encode_next_token(last, scope=token_scope, key=key) if last else None
         return Page(items=[log_from_item(i) for i in items], next_token=token)

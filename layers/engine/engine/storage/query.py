@@ -8,8 +8,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from engine.errors import StorageError
+from engine.errors import InvalidNextToken, StorageError
+from engine.settings import Settings
 from engine.storage.dynamo import map_error, to_value
+from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8
@@ -144,3 +146,38 @@ def delete_partition(client: Any, table: str, *, partition: str, value: str, sor
     keys = [key_of(item, (partition, sort_key)) for item in query_all(client, params, what=what)]
     batch_write(client, table, ({"DeleteRequest": {"Key": key}} for key in keys), what=what)
     return len(keys)
+
+
+def signed_page_query(
+    client: Any,
+    params: Mapping[str, Any],
+    *,
+    settings: Settings,
+    scope: str,
+    bound: tuple[str, str],
+    next_token: str | None,
+    limit: int,
+    key_attributes: Collection[str],
+    filtered: bool,
+    what: str,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """`page_query` behind an opaque next_token: signed for `scope` (the caller and the list) and bound to
+    the partition it pages (`bound` = (key attribute, value)), so a token cannot be replayed on another
+    user's or strategy's list. Raises InvalidNextToken for a malformed, tampered or foreign token."""
+    key = signing_key(settings)
+    start = None
+    if next_token is not None:
+        start = decode_next_token(next_token, scope=scope, key=key)
+        attribute, value = bound
+        if not scoped_key_matches(start, attribute, value):
+            raise InvalidNextToken("next_token is not valid for this list")
+    items, last = page_query(
+        client,
+        params,
+        limit=limit,
+        start_key=start,
+        key_attributes=key_attributes,
+        filtered=filtered,
+        what=what,
+    )
+    return items, encode_next_token(last, scope=scope, key=key) if last else None

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from engine.clock import parse_iso
-from engine.errors import Conflict, InvalidNextToken, InvalidTransition, PreconditionFailed, StrategyNotFound
+from engine.errors import Conflict, InvalidTransition, PreconditionFailed, StrategyNotFound
 from engine.models.strategy import Strategy, StrategyStatus, allowed_actions
 from engine.storage.dynamo import (
     StorageClients,
@@ -30,8 +30,7 @@ from engine.storage.dynamo import (
     to_item,
 )
 from engine.storage.pages import Page
-from engine.storage.query import Expr, batch_write, delete_partition, page_query
-from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
+from engine.storage.query import Expr, batch_write, delete_partition, signed_page_query
 
 logger = logging.getLogger(__name__)
 
@@ -147,13 +146,6 @@ class StrategyRepository:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None) -> Page[Strategy]:
         """The owner's strategies, newest first."""
-        scope = f"strategies|{owner}"
-        key = signing_key(self.settings)
-        start = None
-        if next_token is not None:
-            start = decode_next_token(next_token, scope=scope, key=key)
-            if not scoped_key_matches(start, "created_by", owner):
-                raise InvalidNextToken("next_token is not valid for this list")
         expr = Expr()
         params = {
             "TableName": self.table,
@@ -162,16 +154,18 @@ class StrategyRepository:
             "ScanIndexForward": False,
             **expr.kwargs(),
         }
-        items, last = page_query(
+        items, token = signed_page_query(
             self.db,
             params,
+            settings=self.settings,
+            scope=f"strategies|{owner}",
+            bound=("created_by", owner),
+            next_token=next_token,
             limit=limit,
-            start_key=start,
             key_attributes=("strategy_id", "created_by", "created_key"),
             filtered=False,
             what="list strategies",
         )
-        token = encode_next_token(last, scope=scope, key=key) if last else None
         return Page(items=[strategy_from_item(i) for i in items], next_token=token)
 
     def count_by_owner(self, owner: str, *, up_to: int) -> int:

@@ -10,12 +10,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from engine.clock import parse_iso
-from engine.errors import InvalidNextToken
 from engine.models.trading import Trade
 from engine.storage.dynamo import StorageClients, from_item, get_clients, map_error, to_item
 from engine.storage.pages import Page
-from engine.storage.query import Expr, page_query, query_all
-from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
+from engine.storage.query import Expr, query_all, signed_page_query
 
 MARKS_ID = "~marks"
 BY_SEQ = "by_seq"
@@ -59,13 +57,6 @@ class TradeRepository:
 
     def list(self, strategy_id: str, *, limit: int, next_token: str | None, scope: str) -> Page[Trade]:
         """Trades newest first (ledger order, newest epoch first). `scope` names the caller (the owner)."""
-        token_scope = f"trades|{scope}|{strategy_id}"
-        key = signing_key(self.settings)
-        start = None
-        if next_token is not None:
-            start = decode_next_token(next_token, scope=token_scope, key=key)
-            if not scoped_key_matches(start, "strategy_id", strategy_id):
-                raise InvalidNextToken("next_token is not valid for this list")
         expr = Expr()
         params = {
             "TableName": self.table,
@@ -74,16 +65,18 @@ class TradeRepository:
             "ScanIndexForward": False,
             **expr.kwargs(),
         }
-        items, last = page_query(
+        items, token = signed_page_query(
             self.db,
             params,
+            settings=self.settings,
+            scope=f"trades|{scope}|{strategy_id}",
+            bound=("strategy_id", strategy_id),
+            next_token=next_token,
             limit=limit,
-            start_key=start,
             key_attributes=("strategy_id", "trade_id", "seq_key"),
             filtered=False,
             what="list trades",
         )
-        token = encode_next_token(last, scope=token_scope, key=key) if last else None
         return Page(items=[trade_from_item(i) for i in items], next_token=token)
 
     def _range(self, strategy_id: str, low: str, high: str, limit: int | None) -> builtins.list[Trade]:
