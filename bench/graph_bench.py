@@ -29,37 +29,16 @@ from engine.nodes.base import RunContext
 
 DATA = Path(__file__).resolve().parent.parent / "local" / "data" / "polymarket" / "gamma_markets_sample.json"
 SLOT = datetime(2026, 2, 7, 12, 50, tzinfo=UTC)  # the recording time of the open markets
-EXAMPLE_GRAPH: dict[str, Any] = {
-    "nodes": [
-        {
-            "id": "src",
-            "type": "DATA_SOURCE",
-            "config": {"source": "polymarket", "active_only": True, "limit": 1000},
-        },
-        {
-            "id": "flt",
-            "type": "FILTER",
-            "config": {
-                "conditions": [
-                    {"field": "volume", "op": ">=", "value": 10000},
-                    {"field": "yes_price", "op": "between", "value": [0.2, 0.8]},
-                ]
-            },
-        },
-        {
-            "id": "orc",
-            "type": "ORCHESTRATOR",
-            "config": {
-                "outcome": "YES",
-                "position_size_usd": 100,
-                "max_positions": 5,
-                "take_profit_pct": 20,
-                "stop_loss_pct": 15,
-            },
-        },
-    ],
-    "edges": [{"source": "src", "target": "flt"}, {"source": "flt", "target": "orc"}],
-}
+SAMPLE = Path(__file__).resolve().parent.parent / "local" / "samples" / "design_example.json"
+
+
+def example_graph(limit: int) -> dict[str, Any]:
+    """DESIGN 5's example graph (the sample strategy file), its DATA_SOURCE reading `limit` markets."""
+    graph: dict[str, Any] = json.loads(SAMPLE.read_text())["node_graph"]
+    for node in graph["nodes"]:
+        if node["type"] == "DATA_SOURCE":
+            node["config"]["limit"] = limit
+    return graph
 
 
 def raw_markets(count: int) -> list[dict[str, Any]]:
@@ -145,7 +124,7 @@ def run(markets_count: int = 1000, runs: int = 50) -> dict[str, float]:
         for token in m.outcomes
     }
     source = MemorySource(markets, books)
-    graph = validate_graph(EXAMPLE_GRAPH, for_deploy=True)
+    graph = validate_graph(example_graph(markets_count), for_deploy=True)
     broker = PaperBroker()
     orders_seen: list[int] = []
 

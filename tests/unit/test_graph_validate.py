@@ -17,38 +17,9 @@ from engine.market.types import Market
 from engine.models.strategy import NodeGraph
 from engine.nodes import registry
 from engine.nodes.base import NodeOutput, RunContext
+from tests.support.builders import EXAMPLE_GRAPH
 
-EXAMPLE: dict[str, Any] = {
-    "nodes": [
-        {
-            "id": "src",
-            "type": "DATA_SOURCE",
-            "config": {"source": "polymarket", "active_only": True, "limit": 200},
-        },
-        {
-            "id": "flt",
-            "type": "FILTER",
-            "config": {
-                "conditions": [
-                    {"field": "volume", "op": ">=", "value": 10000},
-                    {"field": "yes_price", "op": "between", "value": [0.2, 0.8]},
-                ]
-            },
-        },
-        {
-            "id": "orc",
-            "type": "ORCHESTRATOR",
-            "config": {
-                "outcome": "YES",
-                "position_size_usd": 100,
-                "max_positions": 5,
-                "take_profit_pct": 20,
-                "stop_loss_pct": 15,
-            },
-        },
-    ],
-    "edges": [{"source": "src", "target": "flt"}, {"source": "flt", "target": "orc"}],
-}
+EXAMPLE: dict[str, Any] = EXAMPLE_GRAPH  # DESIGN 5's example, as every test uses it
 
 
 class SinkConfig(BaseModel):
