@@ -14,13 +14,13 @@ from tests.integration.test_worker_overflow import receive_all
 from tests.support.builders import T0
 from tests.support.lambda_context import handler_stack
 
-SQS_LATENCY_SECONDS = 0.4  # per SendMessageBatch: a slow queue (real SQS answers in ~20 ms)
+SQS_LATENCY_SECONDS = 1.0  # per SendMessageBatch: a very slow queue (real SQS answers in ~20 ms)
 
 
 def test_a_large_overflow_on_a_slow_queue_still_returns_inside_the_budget_and_loses_nothing() -> None:
     with handler_stack(SAFETY_MARGIN_SECONDS="4", RUN_DEADLINE_SECONDS="2") as stack:
-        # Given 300 due strategies, a 9 s budget, and a queue taking 0.4 s per batch of 10: sending the
-        # whole overflow (~30 batches, 12 s) at the end of the tick would overrun the budget
+        # Given 300 due strategies, a 9 s budget, and a queue taking 1 s per batch of 10: sending the
+        # overflow (~25 batches, 25 s) cannot fit, wherever the tick sends it
         ids = seed_running(300)
 
         def slow_send(**_: Any) -> None:

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -395,28 +397,39 @@ def run_tick(
             return
         report.count_outcome(outcome)
 
-    def queue_overflow() -> None:
-        # Called while runs are still in flight, so sending the overflow overlaps them instead of adding to
-        # the invocation's time; each chunk is sent only while time remains, and what cannot be sent stays
-        # due (unclaimed), so the next tick takes it.
+    def defer(ref: DueRef) -> None:
         with deferred_lock:
-            batch = list(deferred)
-            deferred.clear()
-        for start in range(0, len(batch), DEFER_CHUNK):
-            chunk = batch[start : start + DEFER_CHUNK]
+            deferred.append(ref)
+
+    def queue_overflow(max_chunks: int | None = None) -> None:
+        # Called between waits while runs are in flight (one chunk at a time, so the loop keeps feeding the
+        # pool), then once at the end; each chunk is sent only while time remains, and what cannot be sent
+        # stays due (unclaimed), so the next tick takes it.
+        sent = 0
+        while max_chunks is None or sent < max_chunks:
+            with deferred_lock:
+                chunk = deferred[:DEFER_CHUNK]
+                del deferred[:DEFER_CHUNK]
+            if not chunk:
+                return
             if remaining() <= margin / 2 + DEFER_CHUNK_SECONDS:
-                report.add(left_due=len(batch) - start)
+                with deferred_lock:
+                    report.add(left_due=len(chunk) + len(deferred))
+                    deferred.clear()
                 return
             _defer(messaging, chunk, slot=slot, report=report, tick_id=tick_id)
+            sent += 1
 
     if refs:
         _run_all(
             refs,
             one,
+            defer,
             workers=settings.run_concurrency,
             report=report,
             wait_seconds=lambda: remaining() - margin / 2,
-            between_waits=queue_overflow,
+            start_window=lambda: remaining() - margin - settings.run_deadline_seconds,
+            between_waits=lambda: queue_overflow(max_chunks=DEFER_CHUNKS_PER_WAIT),
         )
     queue_overflow()
     if remaining() > margin + 1:
@@ -440,28 +453,54 @@ def run_tick(
 
 
 WAIT_SLICE_SECONDS = 0.25  # how often the tick looks up from its runs to queue the overflow
-DEFER_CHUNK = 100  # overflow messages queued at a time (10 SendMessageBatch calls)
+CAPACITY_FACTOR = 0.8  # keep a fifth of the estimated capacity in hand: run times vary
+DEFER_CHUNK = 10  # overflow messages queued at a time: one SendMessageBatch, so time is checked per call
 DEFER_CHUNK_SECONDS = 2.0  # time kept in hand to send one chunk
+DEFER_CHUNKS_PER_WAIT = 5  # chunks sent between two waits, so the loop keeps feeding the pool
 
 
 def _run_all(
     refs: Sequence[DueRef],
     one: Callable[[DueRef], None],
+    defer: Callable[[DueRef], None],
     *,
     workers: int,
     report: TickReport,
     wait_seconds: Callable[[], float],
+    start_window: Callable[[], float],
     between_waits: Callable[[], None],
 ) -> None:
+    """Run `refs` (oldest due first) with at most `workers` in flight. From the run times measured so far it
+    estimates how many more runs can still start inside `start_window()` seconds, and hands the newest-due
+    rest to `defer` early, so the overflow is queued while runs go on rather than in a burst at the end."""
+    todo = deque(refs)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
-    futures: list[Future[None]] = [pool.submit(one, ref) for ref in refs]
-    pending: set[Future[None]] = set(futures)
-    while pending:
+    pending: set[Future[None]] = set()
+    started: dict[Future[None], float] = {}
+    durations: list[float] = []
+    while todo or pending:
         left = wait_seconds()
         if left <= 0:
             break
-        _done, pending = wait(pending, timeout=min(WAIT_SLICE_SECONDS, left))
+        window = start_window()
+        if window <= 0:
+            while todo:
+                defer(todo.pop())
+        elif durations:
+            typical = statistics.median(durations[-50:])
+            can_start = int(CAPACITY_FACTOR * workers * window / max(typical, 0.001))
+            while len(todo) > can_start:
+                defer(todo.pop())
+        while todo and len(pending) < workers:
+            future = pool.submit(one, todo.popleft())
+            started[future] = time.monotonic()
+            pending.add(future)
+        done, pending = wait(pending, timeout=min(WAIT_SLICE_SECONDS, left), return_when=FIRST_COMPLETED)
+        now = time.monotonic()
+        durations += [now - started.pop(f) for f in done]
         between_waits()
+    while todo:  # the budget ended before they could start: they go to the queue (or stay due)
+        defer(todo.pop())
     if pending:
         # Runs still in flight past the budget: return anyway (the invocation must end before its timeout);
         # their claims expire after the lease and a later tick takes those slots again.
