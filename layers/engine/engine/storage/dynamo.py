@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from engine.clock import to_utc
@@ -138,8 +138,13 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def map_error(exc: ClientError, *, what: str) -> DomainError:
-    """The domain error for a failed DynamoDB call; AWS's own text stays in `details` for the logs only."""
+def map_error(exc: ClientError | BotoCoreError, *, what: str) -> DomainError:
+    """The domain error for a failed DynamoDB call; AWS's own text stays in `details` for the logs only.
+
+    A BotoCoreError (a timeout or dropped connection left after botocore's own retries) is a StorageError.
+    """
+    if isinstance(exc, BotoCoreError):
+        return StorageError(f"{what}: storage did not answer", details={"error": type(exc).__name__})
     error = exc.response.get("Error", {})
     code = str(error.get("Code", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from engine.models.portfolio import EquityPoint, Portfolio
 from engine.models.trading import Account
@@ -118,7 +118,7 @@ class AccountRepository:
             request["Limit"] = limit - len(found)
             try:
                 response = self.db.query(**request)
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:  # a timeout too: the tick logs it and goes on
                 raise map_error(exc, what="query accounts to settle") from exc
             found += [(i["settle_check_at"]["S"], i["strategy_id"]["S"]) for i in response.get("Items", [])]
             if not response.get("LastEvaluatedKey"):

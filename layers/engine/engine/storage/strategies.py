@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from engine.clock import parse_iso
 from engine.errors import Conflict, InvalidTransition, PreconditionFailed, StrategyNotFound
@@ -418,7 +418,7 @@ class StrategyRepository:
             request["Limit"] = limit - len(refs)
             try:
                 response = self.db.query(**request)
-            except ClientError as exc:
+            except (ClientError, BotoCoreError) as exc:  # a timeout too: the tick logs it and returns
                 raise map_error(exc, what="query due strategies") from exc
             scanned += int(response.get("ScannedCount", 0))
             for item in response.get("Items", []):
