@@ -36,6 +36,8 @@ class OrchestratorConfig(BaseModel):
     take_profit_pct: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False)
     stop_loss_pct: Decimal | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
     exit_hours_before_close: Decimal | None = Field(default=None, ge=0, allow_inf_nan=False)
+    # Gamma keeps some markets open and accepting orders past their end date while the outcome is settled.
+    allow_entries_past_end_date: bool = False
 
     @model_validator(mode="after")
     def _exactly_one_size(self) -> OrchestratorConfig:
@@ -193,6 +195,13 @@ class Orchestrator:
             if market.closed or not market.active or not market.accepting_orders:
                 skip(market, "not_accepting_orders")
                 continue
+            if not config.allow_entries_past_end_date:
+                if market.awaiting_resolution():
+                    skip(market, "awaiting_resolution")
+                    continue
+                if market.end_date is not None and market.end_date <= ctx.slot:
+                    skip(market, "past_end_date")
+                    continue
             picked = pick_outcome(market, config.outcome)
             if len(market.outcomes) < 2 or not all(t.token_id for t in market.outcomes[:2]):
                 skip(market, "missing_token")
