@@ -371,6 +371,15 @@ BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
 }
 
 
+def own_check_passed(name: str, figures: dict[str, Any]) -> bool:
+    """A benchmark whose own check fails makes the run fail: the drill's exactly once, next_slots' 2x."""
+    if name == "scale":
+        return bool(figures.get("exactly_once"))
+    if name == "schedule":
+        return float(figures.get("max_ratio", 0)) <= 2.0
+    return True
+
+
 def describe_sizes(sizes: dict[str, dict[str, Any]]) -> dict[str, str]:
     return {
         name: ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in s.items())
@@ -420,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} done in {seconds:.0f} s", flush=True)
         notes.append(f"{name} took {seconds:.0f} s of wall time")
         rows += BENCHES[name](figures, sizes[name])
+        if not own_check_passed(name, figures):
+            print(f"[bench] {name} FAILED its own check", flush=True)
+            failed.append(name)
     total = time.monotonic() - began
     notes.append(f"whole run: {total / 60:.1f} min; each benchmark in its own process")
     notes.append(
