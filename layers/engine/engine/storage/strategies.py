@@ -55,6 +55,9 @@ class DueRef:
     due_at: datetime
 
 
+DUE_PAGE_SIZE = 500  # index items per due query page (README: sizing the due shards)
+
+
 def due_shard(strategy_id: str, shards: int) -> str:
     return str(int(hashlib.sha256(strategy_id.encode()).hexdigest()[:8], 16) % shards)
 
@@ -380,6 +383,10 @@ class StrategyRepository:
 
     # -- scheduling -------------------------------------------------------------------------------------
 
+    # Each due query page is bounded, so no single request (nor its response) grows with the number due: a
+    # 10,000-due read is 4 shards x 5 pages in parallel, each page answered well inside the 5 s read timeout.
+    due_page_size = DUE_PAGE_SIZE
+
     def due_shard_for(self, strategy_id: str) -> str:
         return due_shard(strategy_id, self.settings.due_shards)
 
@@ -415,7 +422,7 @@ class StrategyRepository:
         refs: list[DueRef] = []
         scanned = 0
         while len(refs) < limit:
-            request["Limit"] = limit - len(refs)
+            request["Limit"] = min(self.due_page_size, limit - len(refs))
             try:
                 response = self.db.query(**request)
             except (ClientError, BotoCoreError) as exc:  # a timeout too: the tick logs it and returns
