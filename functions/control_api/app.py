@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
     RequestValidationError,
     ResponseValidationError,
 )
@@ -60,6 +61,7 @@ app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_h
 
 RUN_MARGIN_SECONDS = 3.0  # left after a manual run to write its log and answer before Lambda stops us
 PAGE_DEFAULT = 20
+MAX_VERSION_DIGITS = 18
 
 Limit = Annotated[int, Query(ge=1, le=100, description="page size, 1..100")]
 NextToken = Annotated[str | None, Query(max_length=4096, description="from the previous page")]
@@ -103,7 +105,8 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    # isdigit() is true for "²" and other Unicode digits int() refuses; a version fits in 18 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_VERSION_DIGITS):
         raise ValidationFailed(
             "If-Match must be the strategy's version",
             details=[{"loc": ["header", "If-Match"], "msg": 'an integer version, e.g. "3"'}],
@@ -437,6 +440,16 @@ def _request_validation(exc: RequestValidationError) -> Response[Any]:
     where = ".".join(str(part) for part in first["loc"])
     return errors.error_response(
         "validation_error", f"{where}: {first['msg']}", request_id=request_id(), details=details
+    )
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
+    return errors.error_response(
+        "invalid_json",
+        "the body must be sent as Content-Type: application/json",
+        request_id=request_id(),
+        details=[{"loc": ["header", "Content-Type"], "msg": "application/json"}],
     )
 
 

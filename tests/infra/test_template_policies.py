@@ -509,6 +509,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
     watched = {
         (p["Namespace"], p["MetricName"], str(p["Dimensions"][0]["Value"]))
         for p in (a["Properties"] for a in alarms.values())
+        if "Metrics" not in p  # a Metrics Insights alarm names its metric in its query (tested apart)
     }
     # Then
     for function_id in FUNCTIONS:
@@ -528,6 +529,24 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
     assert _props("SchedulingLagAlarm")["Threshold"] == {"Ref": "SchedulingLagAlarmSeconds"}
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationsTopic"}]
+
+
+def test_an_internal_error_the_resolver_caught_raises_the_api_alarm() -> None:
+    # Given the alarm on the API's own metric (Lambda's Errors never sees a 500 the resolver answered)
+    alarm = _props("ControlApiInternalErrorsAlarm")
+    # When its query is read
+    (metric,) = alarm["Metrics"]
+    query = " ".join(metric["Expression"]["Fn::Sub"].split())
+    # Then it sums ApiRequests with outcome internal_error over every route of this stack, one is enough
+    documented = TEMPLATE["Metadata"]["Autopilot::Metrics"]["ControlApi"]["ApiRequests"]
+    assert "route" in documented and "outcome" in documented
+    assert query == (
+        "SELECT SUM(ApiRequests) FROM SCHEMA(Autopilot, outcome, route, service) "
+        "WHERE service = '${AWS::StackName}' AND outcome = 'internal_error'"
+    )
+    assert metric["ReturnData"] is True
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_the_dashboard_shows_every_tick_metric_and_the_function_errors() -> None:

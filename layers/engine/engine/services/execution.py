@@ -301,8 +301,12 @@ def _decide(
     )
 
 
-def _crashed(account: Account, exc: Exception) -> _Decided:
-    message = f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_CHARS]
+# What the owner reads when the engine itself failed: the exception's text is for our log only.
+CRASH_MESSAGE = "the run failed on our side; quote the execution id if you report it"
+
+
+def _crashed(account: Account) -> _Decided:
+    message = CRASH_MESSAGE
     return _Decided(
         graph=GraphResult(status="failed", error_code="internal_error", error_message=message),
         status=RunStatus.FAILED,
@@ -401,8 +405,16 @@ def execute(
             )
         except Exception as exc:
             # an engine bug in one strategy's run is that run's failure: logged, counted, never the tick's
-            logger.exception("run failed inside the engine", extra={"strategy_id": sid})
-            decided = _crashed(account, exc)
+            # the exception's text and stack go to our log under the execution id, never to the owner's log
+            logger.exception(
+                "run failed inside the engine",
+                extra={
+                    "strategy_id": sid,
+                    "execution_id": execution_id_for(sid, slot.key, "run"),
+                    "error": type(exc).__name__,
+                },
+            )
+            decided = _crashed(account)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
         try:

@@ -29,6 +29,7 @@ from engine.storage.dynamo import (
     time_key,
     to_item,
 )
+from engine.storage.limits import check_storable
 from engine.storage.pages import Page
 from engine.storage.query import Expr, batch_write, delete_partition, signed_page_query
 
@@ -232,6 +233,8 @@ class StrategyRepository:
         if "due_at" in to_remove:
             to_remove.add("due_shard")
 
+        # what DynamoDB would refuse is the caller's error, named by its path, before anything is written
+        check_storable({k: storable(v) for k, v in to_set.items()})
         expr = Expr()
         sets = [f"{expr.name(k)} = {expr.value(storable(v))}" for k, v in to_set.items()]
         sets.append(f"{expr.name('updated_at')} = {expr.value(now)}")
