@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engine.market.types import Market, OutcomeToken
 from engine.models.trading import Holding, Order, OutcomeSide, TradeReason
 from engine.money import ZERO, usd
-from engine.nodes.base import NodeOutput, RunContext
+from engine.nodes.base import INCLUDE, Category, NodeOutput, RunContext
 from engine.nodes.registry import register
 
 HUNDRED = Decimal(100)
@@ -69,6 +69,22 @@ class Orchestrator:
     config_model: ClassVar[type[BaseModel]] = OrchestratorConfig
     is_source: ClassVar[bool] = False
     is_sink: ClassVar[bool] = True
+    category: ClassVar[Category] = "sink"
+    title: ClassVar[str] = "Orchestrator"
+    description: ClassVar[str] = (
+        "Trades: exits held positions (take profit, stop loss, trailing stop, time rules), then enters the "
+        "markets it receives, sized by `sizing` (fixed, percent of equity or fractional Kelly) within the "
+        "`risk` limits. The paper broker fills the orders against the books."
+    )
+    inputs: ClassVar[tuple[int, int | None]] = (1, None)
+    handles: ClassVar[tuple[str, ...]] = (INCLUDE,)
+    example: ClassVar[dict[str, Any]] = {
+        "outcome": "YES",
+        "position_size_usd": 25,
+        "max_positions": 5,
+        "take_profit_pct": 20,
+        "stop_loss_pct": 10,
+    }
 
     def run(self, config: OrchestratorConfig, inputs: list[Market], ctx: RunContext) -> NodeOutput:
         exits, exit_decisions = self._exits(config, ctx)
