@@ -28,6 +28,7 @@ class Settings(BaseModel):
     market_snapshot_size: int = Field(default=1000, ge=1, le=10000, alias="MARKET_SNAPSHOT_SIZE")
     history_cache_ttl_seconds: float = Field(default=60.0, ge=0, alias="HISTORY_CACHE_TTL_SECONDS")
     history_requests_per_run: int = Field(default=100, ge=0, le=10000, alias="HISTORY_REQUESTS_PER_RUN")
+    preview_cooldown_seconds: float = Field(default=5.0, ge=0, le=300, alias="PREVIEW_COOLDOWN_SECONDS")
     http_timeout_seconds: float = Field(default=5.0, gt=0, alias="HTTP_TIMEOUT_SECONDS")
     claim_lease_seconds: int = Field(default=120, ge=5, alias="CLAIM_LEASE_SECONDS")
     run_concurrency: int = Field(default=8, ge=1, le=64, alias="RUN_CONCURRENCY")
