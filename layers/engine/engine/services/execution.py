@@ -102,6 +102,7 @@ class RunOutcome:
     auto_paused: bool = False
     trades: list[Trade] = field(default_factory=list)
     error: str | None = None
+    pause_reason: str | None = None  # why it paused itself (auto_paused)
 
     @property
     def status(self) -> RunStatus | None:
@@ -220,6 +221,8 @@ class _Decided:
     broker_trace: NodeTrace
     marks: dict[str, Any] | None
     settled_at: datetime | None = None  # when its resolved holdings were settled against the tick's markets
+    risk_state_changed: bool = False  # the orchestrator's risk memory moved: the account is written
+    pause_reason: str | None = None  # a risk rule pauses the strategy (auto:max_drawdown)
 
 
 def _opening_account(strategy: Strategy) -> Account:
@@ -281,9 +284,18 @@ def _decide(
         account=account,
         bankroll_usd=account.bankroll_usd,
         deadline=deadline,
+        timezone=strategy.timezone,
+        risk_state=dict(account.risk_state or {}),
     )
     graph = run_graph(strategy.node_graph, ctx)
     status, counts = _classify(graph, deadline)
+    risk_state_changed, pause_reason = False, None
+    if graph.status == "completed":
+        remembered = {k: v for k, v in ctx.risk_state.items() if k != "pause_reason"}
+        if remembered and remembered != (account.risk_state or {}):
+            account = account.model_copy(update={"risk_state": remembered})
+            risk_state_changed = True
+        pause_reason = ctx.risk_state.get("pause_reason")
     if graph.status == "completed" and graph.orders:
         filled = engine.broker.fill(
             graph.orders,
@@ -322,6 +334,8 @@ def _decide(
         broker_trace=broker_trace,
         marks=marks,
         settled_at=settled_at,
+        risk_state_changed=risk_state_changed,
+        pause_reason=pause_reason,
     )
 
 
@@ -445,7 +459,13 @@ def execute(
             return _commit_failed(strategy, slot, commit, claim_token, exc.message)
         outcome: Outcome = "committed" if result.ok else "duplicate"
         return RunOutcome(
-            sid, slot, outcome, log=commit.logs[0], auto_paused=result.auto_paused, trades=commit.trades
+            sid,
+            slot,
+            outcome,
+            log=commit.logs[0],
+            auto_paused=result.auto_paused,
+            trades=commit.trades,
+            pause_reason=commit.completion.pause_reason if result.auto_paused and commit.completion else None,
         )
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -464,7 +484,7 @@ def _commit_for(
         strategy_id=strategy.strategy_id,
         trades=decided.trades,
         account_before=account_before,
-        account_after=decided.account_after if decided.trades else None,
+        account_after=decided.account_after if decided.trades or decided.risk_state_changed else None,
         logs=_logs(strategy, slot, decided, now=now, ms=ms),
         marks=decided.marks,
         marked_at=now if decided.marks is not None else None,
@@ -483,6 +503,7 @@ def _commit_for(
             counts_as_failure=decided.counts_as_failure,
             read_consecutive_failures=strategy.consecutive_failures,
             max_consecutive_failures=strategy.max_consecutive_failures,
+            risk_pause_reason=decided.pause_reason,
         )
     return commit
 
