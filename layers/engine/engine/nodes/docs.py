@@ -14,22 +14,22 @@ from engine.nodes.catalogue import catalogue
 
 WORKED: dict[str, str] = {
     "DATA_SOURCE": (
-        "With `{\"limit\": 2, \"order_by\": \"volume_24h\"}` and open markets A (24h volume 900), B (5,000) "
-        "and C (1,200), the node passes on `[B, C]`. With `{\"tag\": \"fed-rates\"}` it also collects the "
+        'With `{"limit": 2, "order_by": "volume_24h"}` and open markets A (24h volume 900), B (5,000) '
+        'and C (1,200), the node passes on `[B, C]`. With `{"tag": "fed-rates"}` it also collects the '
         "markets of the open Gamma events tagged `fed-rates` (Gamma's markets carry no tags themselves). "
-        "With `{\"source\": \"positions\"}` it passes on the markets the strategy holds."
+        'With `{"source": "positions"}` it passes on the markets the strategy holds.'
     ),
     "FILTER": (
         "Markets A (yes 0.10, Sports), B (0.50, Politics), C (0.90, no category). "
-        "`[{\"any\": [{\"field\": \"yes_price\", \"op\": \"<\", \"value\": 0.2}, "
-        "{\"field\": \"category\", \"op\": \"==\", \"value\": \"politics\"}]}]` keeps A and B; "
-        "`{\"field\": \"category\", \"op\": \"is_null\"}` keeps C. With 24h volumes 1,000..10,000 over ten "
-        "markets, `in_top_pct` 20 keeps the two largest. `sort` by `volume_24h` with `limit` 3 keeps the three "
-        "largest, largest first. A field that is not a market field (`mom`) is one a signal node wrote."
+        '`[{"any": [{"field": "yes_price", "op": "<", "value": 0.2}, '
+        '{"field": "category", "op": "==", "value": "politics"}]}]` keeps A and B; '
+        '`{"field": "category", "op": "is_null"}` keeps C. With 24h volumes 1,000..10,000 over ten '
+        "markets, `in_top_pct` 20 keeps the two largest. `sort` by `volume_24h` with `limit` 3 keeps the "
+        "three largest, largest first. A field that is not a market field (`mom`) is one a signal node wrote."
     ),
     "PRICE_SIGNAL": (
-        "Hourly YES prices 0.40, 0.45, 0.50 and `{\"indicator\": \"change\", \"lookback_hours\": 2, "
-        "\"output_field\": \"mom\", \"keep_above\": 0.05}`: the node fetches the 6h window (the smallest that "
+        'Hourly YES prices 0.40, 0.45, 0.50 and `{"indicator": "change", "lookback_hours": 2, '
+        '"output_field": "mom", "keep_above": 0.05}`: the node fetches the 6h window (the smallest that '
         "covers 2 hours), writes `mom = 0.50 - 0.40 = 0.1` and keeps the market. RSI(2) over 0.10, 0.11, 0.10, "
         "0.12: average gain 1.25c, loss 0.25c (Wilder), RS 5, RSI 100 - 100/6 = 83.333333. A market whose "
         "history cannot be had is skipped with `history_unavailable` in the trace; the run goes on."
@@ -44,7 +44,7 @@ WORKED: dict[str, str] = {
         "`include` and {B} into `exclude` (the edge's `target_handle`) passes {A, C}."
     ),
     "ORCHESTRATOR": (
-        "Equity 1,000, YES ask 0.40, `sizing: {\"mode\": \"kelly\", \"edge\": 0.10, \"kelly_fraction\": 0.5}`: "
+        'Equity 1,000, YES ask 0.40, `sizing: {"mode": "kelly", "edge": 0.10, "kelly_fraction": 0.5}`: '
         "q = 0.40 + 0.10 = 0.50, cost c = 0.40 (no fee), Kelly f* = (q - c) / (1 - c) = 1/6, stake = 1,000 x "
         "1/6 x 0.5 = 83.33 USD. With a taker fee 0.25 x p(1-p) at p = 0.5 the cost is 0.5625, and q = 0.55 "
         "makes no bet (`no_edge`). `risk.max_drawdown_pause_pct: 20` with a peak equity of 1,200 pauses the "
