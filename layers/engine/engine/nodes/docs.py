@@ -30,8 +30,8 @@ WORKED: dict[str, str] = {
     "PRICE_SIGNAL": (
         'Hourly YES prices 0.40, 0.45, 0.50 and `{"indicator": "change", "lookback_hours": 2, '
         '"output_field": "mom", "keep_above": 0.05}`: the node fetches the 6h window (the smallest that '
-        "covers 2 hours), writes `mom = 0.50 - 0.40 = 0.1` and keeps the market. RSI(2) over 0.10, 0.11, 0.10, "
-        "0.12: average gain 1.25c, loss 0.25c (Wilder), RS 5, RSI 100 - 100/6 = 83.333333. A market whose "
+        "covers 2 hours), writes `mom = 0.50 - 0.40 = 0.1` and keeps the market. RSI(2) over 0.10, 0.11, "
+        "0.10, 0.12: average gain 1.25c, loss 0.25c (Wilder), RS 5, RSI 100 - 100/6 = 83.333333. A market whose "
         "history cannot be had is skipped with `history_unavailable` in the trace; the run goes on."
     ),
     "BOOK_SIGNAL": (
@@ -83,8 +83,8 @@ def nodes_markdown() -> str:
     out = [
         "# Node types",
         "",
-        "Generated from the node catalogue (`GET /node-types`) by `python -m engine.nodes.docs`; do not edit by",
-        "hand (a test fails when this file is stale). The JSON Schema of each config is in the catalogue.",
+        "Generated from the node catalogue (`GET /node-types`) by `python -m engine.nodes.docs`; do not edit",
+        "by hand (a test fails when this file is stale). The JSON Schema of each config is in the catalogue.",
         "",
         "| type | category | inputs | handles | what it does |",
         "|---|---|---|---|---|",
