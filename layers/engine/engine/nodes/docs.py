@@ -8,6 +8,7 @@ worked example: what goes in and what comes out, computed by hand.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from engine.nodes.catalogue import catalogue
@@ -31,8 +32,8 @@ WORKED: dict[str, str] = {
         'Hourly YES prices 0.40, 0.45, 0.50 and `{"indicator": "change", "lookback_hours": 2, '
         '"output_field": "mom", "keep_above": 0.05}`: the node fetches the 6h window (the smallest that '
         "covers 2 hours), writes `mom = 0.50 - 0.40 = 0.1` and keeps the market. RSI(2) over 0.10, 0.11, "
-        "0.10, 0.12: average gain 1.25c, loss 0.25c (Wilder), RS 5, RSI 100 - 100/6 = 83.333333. A market whose "
-        "history cannot be had is skipped with `history_unavailable` in the trace; the run goes on."
+        "0.10, 0.12: average gain 1.25c, loss 0.25c (Wilder), RS 5, RSI 100 - 100/6 = 83.333333. A market "
+        "whose history cannot be had is skipped with `history_unavailable` in the trace; the run goes on."
     ),
     "BOOK_SIGNAL": (
         "A YES book with bids 0.38x300, 0.40x100 and asks 0.44x50, 0.50x500 (mid 0.42): `spread` = 0.04; "
@@ -107,4 +108,4 @@ def nodes_markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(nodes_markdown(), end="")
+    sys.stdout.write(nodes_markdown())
