@@ -95,10 +95,15 @@ class PriceSignalConfig(_Threshold):
         return self
 
     def window(self) -> HistoryWindow:
-        """The smallest CLOB interval that covers the lookback: strategies with similar lookbacks share it."""
+        """The smallest CLOB interval that covers the lookback (and one more point): strategies with similar
+        lookbacks share it."""
         seconds = int(self.lookback_hours * 3600)
-        interval: HistoryInterval = next((i for i in INTERVALS if INTERVAL_SECONDS[i] >= seconds), "max")
-        return HistoryWindow(interval=interval, fidelity=self.fidelity_minutes or DEFAULT_FIDELITY[interval])
+        for interval in INTERVALS:
+            fidelity = self.fidelity_minutes or DEFAULT_FIDELITY[interval]
+            # one step more than the lookback, so a point at or before its start is in the window
+            if INTERVAL_SECONDS[interval] >= seconds + fidelity * 60:
+                return HistoryWindow(interval=interval, fidelity=fidelity)
+        return HistoryWindow(interval="max", fidelity=self.fidelity_minutes or DEFAULT_FIDELITY["max"])
 
 
 @register
