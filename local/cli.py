@@ -176,6 +176,30 @@ POSITION_COLUMNS = [
     ("STATUS", "status"),
     ("QUESTION", "question"),
 ]
+NODE_TYPE_COLUMNS = [
+    ("TYPE", "type"),
+    ("CATEGORY", "category"),
+    ("INPUTS", "inputs"),
+    ("HANDLES", "handles"),
+    ("TITLE", "title"),
+]
+FINDING_COLUMNS = [("LEVEL", "level"), ("CODE", "code"), ("NODE", "node_id"), ("MESSAGE", "message")]
+PREVIEW_NODE_COLUMNS = [
+    ("NODE", "node_id"),
+    ("TYPE", "type"),
+    ("RECEIVED", "received"),
+    ("KEPT", "kept"),
+    ("MS", "duration_ms"),
+]
+PREVIEW_ORDER_COLUMNS = [
+    ("SIDE", "side"),
+    ("OUTCOME", "outcome_label"),
+    ("USD", "usd"),
+    ("SHARES", "shares"),
+    ("REASON", "reason"),
+    ("MARKET", "market_id"),
+    ("QUESTION", "question"),
+]
 PORTFOLIO_KEYS = [
     "strategy_id",
     "bankroll_usd",
@@ -212,6 +236,31 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
     elif kind == "token":
         print(payload.get("token", ""), file=out)
         return
+    elif kind == "node-types":
+        rows = [
+            {
+                **item,
+                "inputs": f"{item['inputs']['min']}..{_or_any(item['inputs']['max'])}",
+                "handles": ", ".join(item.get("handles", [])),
+            }
+            for item in payload.get("items", [])
+        ]
+        table(rows, NODE_TYPE_COLUMNS, out)
+        return
+    elif kind == "validate":
+        key_values({"valid": payload.get("valid"), "deployable": payload.get("deployable")}, out)
+        if payload.get("errors"):
+            print("", file=out)
+            table(payload["errors"], FINDING_COLUMNS, out)
+        return
+    elif kind == "preview":
+        print(f"nodes ({len(payload.get('nodes', []))})", file=out)
+        table(payload.get("nodes", []), PREVIEW_NODE_COLUMNS, out)
+        print(f"\norders ({len(payload.get('orders', []))})", file=out)
+        table(payload.get("orders", []), PREVIEW_ORDER_COLUMNS, out)
+        for warning in payload.get("warnings", []):
+            print(f"warning: {warning}", file=out)
+        return
     elif isinstance(payload, dict):
         key_values(payload, out)
         for key, value in payload.items():
@@ -232,6 +281,10 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
 
 
 # -- commands
+
+
+def _or_any(value: Any) -> str:
+    return "any" if value is None else str(value)
 
 
 def _read_json(path: str) -> Any:
@@ -324,6 +377,15 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
         return "portfolio", client.call("GET", f"/strategies/{sid}/portfolio")
     if command == "performance":
         return "performance", client.call("GET", f"/strategies/{sid}/performance")
+    if command == "node-types":
+        return "node-types", client.call("GET", "/node-types")
+    if command in ("validate", "preview"):
+        document = _read_json(args.file)
+        graph = document.get("node_graph", document) if isinstance(document, dict) else document
+        request: dict[str, Any] = {"node_graph": graph}
+        if command == "preview" and args.bankroll is not None:
+            request["paper_bankroll_usd"] = args.bankroll
+        return command, client.call("POST", f"/strategies/{command}", body=request)
     if command == "token":
         return "token", client.call(
             "GET", "/_local/token", query={"user": args.user, "hours": args.hours}, auth=False
@@ -397,6 +459,14 @@ def build_parser() -> argparse.ArgumentParser:
     trades.add_argument("id")
     for name in ("portfolio", "performance"):
         commands.add_parser(name, parents=[common]).add_argument("id")
+    commands.add_parser("node-types", parents=[common], help="the node catalogue: every node type")
+    validate = commands.add_parser("validate", parents=[common], help="check a graph for save and deploy")
+    validate.add_argument("file", help="a JSON file: a graph, or a body with node_graph ('-' for stdin)")
+    preview = commands.add_parser(
+        "preview", parents=[common], help="one dry run of a graph on current market data (writes nothing)"
+    )
+    preview.add_argument("file", help="a JSON file: a graph, or a body with node_graph ('-' for stdin)")
+    preview.add_argument("--bankroll", type=float, help="the empty account's paper bankroll (default 1000)")
     token = commands.add_parser("token", parents=[common], help="a development token (local stack only)")
     token.add_argument("user")
     token.add_argument("--hours", type=float)

@@ -38,6 +38,7 @@ from engine.errors import (
     LiveTradingUnavailable,
     PreconditionFailed,
     QuotaExceeded,
+    RateLimited,
     StrategyNotFound,
     ValidationFailed,
 )
@@ -47,10 +48,11 @@ from engine.services import strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import errors, idempotency, schemas
+    from functions.control_api import errors, idempotency, node_routes, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
+    import node_routes  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
 logger = Logger()
@@ -376,6 +378,9 @@ def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
     return schemas.PerformanceOut.model_validate(performance.model_dump())
 
 
+app.include_router(node_routes.router)  # GET /node-types, POST /strategies/validate and /preview
+
+
 # -- errors: each domain error mapped once -----------------------------------------------------------------
 
 
@@ -413,6 +418,11 @@ def _precondition(exc: PreconditionFailed) -> Response[Any]:
 
 @app.exception_handler(QuotaExceeded)
 def _quota(exc: QuotaExceeded) -> Response[Any]:
+    return _domain_answer(exc)
+
+
+@app.exception_handler(RateLimited)
+def _rate_limited(exc: RateLimited) -> Response[Any]:
     return _domain_answer(exc)
 
 

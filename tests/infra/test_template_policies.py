@@ -33,6 +33,10 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    # DESIGN 5.1: the strategy language's catalogue, validation and preview
+    ("GET", "/node-types"),
+    ("POST", "/strategies/validate"),
+    ("POST", "/strategies/preview"),
 }
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import DeadlineExceeded, MarketDataUnavailable
-from engine.graph.validate import topological_order
+from engine.graph.validate import target_handle, topological_order
 from engine.market.types import Market
 from engine.models.execution import NodeTrace
 from engine.models.strategy import Node, NodeGraph
@@ -109,12 +109,13 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
     except _GraphUnusable as exc:
         return GraphResult(status="failed", error_code="invalid_graph", error_message=str(exc))
 
-    incoming: dict[int, list[int]] = {i: [] for i in range(len(graph.nodes))}
+    incoming: dict[int, list[tuple[int, str]]] = {i: [] for i in range(len(graph.nodes))}
     index = {n.id: i for i, n in enumerate(graph.nodes)}
     for edge in graph.edges:
         source, target = index[edge.source], index[edge.target]
-        if source not in incoming[target]:
-            incoming[target].append(source)
+        pair = (source, target_handle(edge))
+        if pair not in incoming[target]:
+            incoming[target].append(pair)
     outputs: dict[int, list[Market]] = {}
     result = GraphResult(status="completed")
 
@@ -124,10 +125,17 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
             return _ended(
                 result, "timeout", "timeout", f"deadline passed before node '{node.id}' ({node.type})"
             )
-        inputs = [] if node_type.is_source else _union([outputs[p] for p in incoming[i]])
+        inputs = [] if node_type.is_source else _union([outputs[p] for p, _ in incoming[i]])
         started = time.perf_counter()
         try:
-            output = node_type.run(configs[i], inputs, ctx)
+            if getattr(node_type, "sees_inputs_apart", False):
+                # LOGIC: each input edge's set apart, grouped by the handle the edge goes into
+                groups: dict[str, list[list[Market]]] = {}
+                for p, handle in incoming[i]:
+                    groups.setdefault(handle, []).append(outputs[p])
+                output = node_type.run_apart(configs[i], groups, ctx)  # type: ignore[attr-defined]
+            else:
+                output = node_type.run(configs[i], inputs, ctx)
         except MarketDataUnavailable as exc:
             result.trace.append(_failed_trace(node, inputs, started, exc))
             return _ended(result, "failed", "market_data_unavailable", f"node '{node.id}': {exc.message}")

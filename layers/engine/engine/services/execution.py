@@ -28,8 +28,17 @@ from engine.errors import (
 )
 from engine.graph.runner import GraphResult, cap_trace, run_graph
 from engine.ledger import LedgerError
+from engine.market.history import HistoryBudget, container_cache
 from engine.market.snapshot import MarketSnapshot
-from engine.market.types import Market, MarketDataProvider, MarketQuery, OrderBook
+from engine.market.types import (
+    HistoryWindow,
+    Market,
+    MarketDataProvider,
+    MarketEvent,
+    MarketQuery,
+    OrderBook,
+    PriceHistory,
+)
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
 from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
 from engine.models.trading import Account, Trade
@@ -93,6 +102,7 @@ class RunOutcome:
     auto_paused: bool = False
     trades: list[Trade] = field(default_factory=list)
     error: str | None = None
+    pause_reason: str | None = None  # why it paused itself (auto_paused)
 
     @property
     def status(self) -> RunStatus | None:
@@ -102,9 +112,10 @@ class RunOutcome:
 class RunMarkets:
     """The tick's snapshot seen by one run: every provider call is bounded by this run's own deadline."""
 
-    def __init__(self, snapshot: MarketSnapshot, deadline: Deadline) -> None:
+    def __init__(self, snapshot: MarketSnapshot, deadline: Deadline, *, history_budget: int = 100) -> None:
         self._snapshot = snapshot
         self._deadline = deadline
+        self.history_budget = HistoryBudget(history_budget)
 
     @property
     def fetched_at(self) -> datetime:
@@ -121,6 +132,14 @@ class RunMarkets:
 
     def prefetch(self, market_ids: Iterable[str]) -> list[Market]:
         return self._snapshot.prefetch(market_ids, deadline=self._deadline)
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        if not self.history_budget.allow((token_id, window)):
+            return None  # over the run's budget: the signal skips the market and says so
+        return self._snapshot.price_history(token_id, window, deadline=self._deadline)
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        return self._snapshot.events(slug=slug, tag_slug=tag_slug, deadline=self._deadline)
 
 
 @dataclass
@@ -149,8 +168,14 @@ class Engine:
         return RunRepository(self.clients)
 
     def snapshot(self, provider: MarketDataProvider, *, now: datetime, deadline: Deadline) -> MarketSnapshot:
+        cache = container_cache()
+        cache.ttl_seconds = self.settings.history_cache_ttl_seconds
         return MarketSnapshot(
-            provider, fetched_at=now, max_markets=self.settings.market_snapshot_size, deadline=deadline
+            provider,
+            fetched_at=now,
+            max_markets=self.settings.market_snapshot_size,
+            deadline=deadline,
+            history_cache=cache,
         )
 
 
@@ -196,6 +221,8 @@ class _Decided:
     broker_trace: NodeTrace
     marks: dict[str, Any] | None
     settled_at: datetime | None = None  # when its resolved holdings were settled against the tick's markets
+    risk_state_changed: bool = False  # the orchestrator's risk memory moved: the account is written
+    pause_reason: str | None = None  # a risk rule pauses the strategy (auto:max_drawdown)
 
 
 def _opening_account(strategy: Strategy) -> Account:
@@ -257,9 +284,18 @@ def _decide(
         account=account,
         bankroll_usd=account.bankroll_usd,
         deadline=deadline,
+        timezone=strategy.timezone,
+        risk_state=dict(account.risk_state or {}),
     )
     graph = run_graph(strategy.node_graph, ctx)
     status, counts = _classify(graph, deadline)
+    risk_state_changed, pause_reason = False, None
+    if graph.status == "completed":
+        remembered = {k: v for k, v in ctx.risk_state.items() if k != "pause_reason"}
+        if remembered and remembered != (account.risk_state or {}):
+            account = account.model_copy(update={"risk_state": remembered})
+            risk_state_changed = True
+        pause_reason = ctx.risk_state.get("pause_reason")
     if graph.status == "completed" and graph.orders:
         filled = engine.broker.fill(
             graph.orders,
@@ -298,6 +334,8 @@ def _decide(
         broker_trace=broker_trace,
         marks=marks,
         settled_at=settled_at,
+        risk_state_changed=risk_state_changed,
+        pause_reason=pause_reason,
     )
 
 
@@ -395,7 +433,7 @@ def execute(
     """
     sid = strategy.strategy_id
     started = time.monotonic()
-    markets = RunMarkets(snapshot, deadline)
+    markets = RunMarkets(snapshot, deadline, history_budget=engine.settings.history_requests_per_run)
     account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
     for attempt in range(2):
         account = account_before if account_before is not None else _opening_account(strategy)
@@ -433,7 +471,13 @@ def execute(
             return _commit_failed(strategy, slot, commit, claim_token, exc.message)
         outcome: Outcome = "committed" if result.ok else "duplicate"
         return RunOutcome(
-            sid, slot, outcome, log=commit.logs[0], auto_paused=result.auto_paused, trades=commit.trades
+            sid,
+            slot,
+            outcome,
+            log=commit.logs[0],
+            auto_paused=result.auto_paused,
+            trades=commit.trades,
+            pause_reason=commit.completion.pause_reason if result.auto_paused and commit.completion else None,
         )
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -452,7 +496,7 @@ def _commit_for(
         strategy_id=strategy.strategy_id,
         trades=decided.trades,
         account_before=account_before,
-        account_after=decided.account_after if decided.trades else None,
+        account_after=decided.account_after if decided.trades or decided.risk_state_changed else None,
         logs=_logs(strategy, slot, decided, now=now, ms=ms),
         marks=decided.marks,
         marked_at=now if decided.marks is not None else None,
@@ -471,6 +515,7 @@ def _commit_for(
             counts_as_failure=decided.counts_as_failure,
             read_consecutive_failures=strategy.consecutive_failures,
             max_consecutive_failures=strategy.max_consecutive_failures,
+            risk_pause_reason=decided.pause_reason,
         )
     return commit
 

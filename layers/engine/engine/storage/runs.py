@@ -45,13 +45,20 @@ class Completion:
     counts_as_failure: bool | None  # True: +1, False: reset to 0, None: leave as is
     read_consecutive_failures: int
     max_consecutive_failures: int
+    risk_pause_reason: str | None = None  # a risk rule paused the strategy (auto:max_drawdown)
 
     @property
     def auto_pauses(self) -> bool:
-        return (
+        return self.pause_reason is not None
+
+    @property
+    def pause_reason(self) -> str | None:
+        if (
             bool(self.counts_as_failure)
             and self.read_consecutive_failures + 1 >= self.max_consecutive_failures
-        )
+        ):
+            return AUTO_PAUSE_REASON
+        return self.risk_pause_reason
 
 
 @dataclass
@@ -228,7 +235,7 @@ class RunRepository:
             sets += [
                 f"{expr.name('status')} = {expr.value(StrategyStatus.PAUSED.value)}",
                 f"{expr.name('is_active')} = {expr.value(False)}",
-                f"{expr.name('pause_reason')} = {expr.value(AUTO_PAUSE_REASON)}",
+                f"{expr.name('pause_reason')} = {expr.value(done.pause_reason)}",
                 f"{expr.name('updated_at')} = {expr.value(done.executed_at)}",
             ]
             adds.append(f"{expr.name('version')} {expr.value(1)}")
