@@ -170,7 +170,7 @@ def test_every_consumed_queue_redrives_to_a_dead_letter_queue_after_a_few_receiv
     # When
     redrives = {queue: _props(queue).get("RedrivePolicy") for queue in consumed}
     # Then
-    assert consumed == {"ExecutionQueue"}
+    assert consumed == {"ExecutionQueue", "WebhookQueue"}
     for queue, redrive in redrives.items():
         assert redrive is not None, f"{queue} has no dead-letter queue"
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -198,6 +198,7 @@ def test_every_queue_and_the_topic_are_encrypted() -> None:
     for queue in QUEUES:
         assert _props(queue).get("SqsManagedSseEnabled") is True, queue
     assert topic["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert _props("UserNotificationsTopic")["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
 
 
 @pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
@@ -248,7 +249,15 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
     [
         (
             "ControlApiFunction",
-            {"StrategiesTable", "ExecutionLogsTable", "TradesTable", "PortfoliosTable", "IdempotencyTable"},
+            {
+                "StrategiesTable",
+                "ExecutionLogsTable",
+                "TradesTable",
+                "PortfoliosTable",
+                "IdempotencyTable",
+                "UserSettingsTable",
+                "WebhookSecretsKey",
+            },
         ),
         (
             "CronExecutorFunction",
@@ -260,6 +269,8 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
+                "UserNotificationsTopic",
+                "WebhookQueue",
             },
         ),
         (
@@ -272,7 +283,13 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
+                "UserNotificationsTopic",
+                "WebhookQueue",
             },
+        ),
+        (
+            "NotificationWorkerFunction",
+            {"WebhookQueue", "UserSettingsTable", "WebhookSecretsKey", "IdempotencyTable"},
         ),
         (
             "PortfolioStreamFunction",
@@ -518,7 +535,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
         "ApproximateAgeOfOldestMessage",
         str({"Fn::GetAtt": ["ExecutionQueue", "QueueName"]}),
     ) in watched
-    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ"):
+    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "WebhookDLQ"):
         assert (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",

@@ -230,7 +230,7 @@ def test_deploy_needs_a_data_source_and_an_orchestrator() -> None:
         {"loc": ["node_graph", "nodes"], "msg": "deploying needs a DATA_SOURCE node"}
     ]
     assert details_of(graph([SRC, FLT], [("src", "flt")]), for_deploy=True) == [
-        {"loc": ["node_graph", "nodes"], "msg": "deploying needs an ORCHESTRATOR node"}
+        {"loc": ["node_graph", "nodes"], "msg": "deploying needs a sink node (an ORCHESTRATOR or a NOTIFY)"}
     ]
 
 

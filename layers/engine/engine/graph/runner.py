@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import DeadlineExceeded, MarketDataUnavailable
 from engine.graph.validate import topological_order
 from engine.market.types import Market
+from engine.models.alerts import Alert
 from engine.models.execution import NodeTrace
 from engine.models.strategy import Node, NodeGraph
 from engine.models.trading import Order
@@ -26,6 +27,7 @@ TRACE_BUDGET_BYTES = 100_000  # DynamoDB items stop at 400 KB; the log carries m
 class GraphResult:
     status: GraphStatus
     orders: list[Order] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # NOTIFY's messages, sent once the run commits
     trace: list[NodeTrace] = field(default_factory=list)
     nodes_executed: int = 0
     error_code: str | None = None
@@ -127,7 +129,7 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
         inputs = [] if node_type.is_source else _union([outputs[p] for p in incoming[i]])
         started = time.perf_counter()
         try:
-            output = node_type.run(configs[i], inputs, ctx)
+            output = node_type.run(configs[i], inputs, replace(ctx, node_id=node.id))
         except MarketDataUnavailable as exc:
             result.trace.append(_failed_trace(node, inputs, started, exc))
             return _ended(result, "failed", "market_data_unavailable", f"node '{node.id}': {exc.message}")
@@ -146,6 +148,7 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
         )
         if node_type.is_sink:
             result.orders.extend(output.orders)
+        result.alerts.extend(output.alerts)
     return result
 
 
@@ -164,6 +167,7 @@ def _ended(result: GraphResult, status: GraphStatus, code: str, message: str) ->
     result.error_code = code
     result.error_message = message
     result.orders = []  # a run that did not complete trades nothing
+    result.alerts = []  # and tells nothing
     return result
 
 

@@ -156,11 +156,17 @@ def _check_types_and_configs(graph: NodeGraph) -> tuple[list[Detail], list[NodeT
     return details, types
 
 
+def _is_sink(node_type: NodeType) -> bool:
+    """ORCHESTRATOR decides orders (`is_sink`); NOTIFY (and later WATCHLIST) are sinks by category."""
+    return node_type.is_sink or getattr(node_type, "category", None) == "sink"
+
+
 def _check_deployable(graph: NodeGraph, types: list[NodeType]) -> list[Detail]:
     details: list[Detail] = []
     position = {node.id: i for i, node in enumerate(graph.nodes)}
     sources = [i for i, t in enumerate(types) if t.is_source]
-    sinks = [i for i, t in enumerate(types) if t.is_sink]
+    sinks = [i for i, t in enumerate(types) if _is_sink(t)]
+    orchestrators = [i for i, t in enumerate(types) if t.is_sink]
     for j, edge in enumerate(graph.edges):
         target, source = position[edge.target], position[edge.source]
         if types[target].is_source:
@@ -170,7 +176,7 @@ def _check_deployable(graph: NodeGraph, types: list[NodeType]) -> list[Detail]:
                     f"node '{edge.target}' ({graph.nodes[target].type}) takes no inputs",
                 )
             )
-        if types[source].is_sink:
+        if _is_sink(types[source]):
             details.append(
                 _detail(
                     ["edges", j, "source"],
@@ -180,12 +186,13 @@ def _check_deployable(graph: NodeGraph, types: list[NodeType]) -> list[Detail]:
     if not sources:
         details.append(_detail(["nodes"], "deploying needs a DATA_SOURCE node"))
     if not sinks:
-        details.append(_detail(["nodes"], "deploying needs an ORCHESTRATOR node"))
-    elif len(sinks) > 1:
-        names = ", ".join(f"'{graph.nodes[i].id}'" for i in sinks)
+        details.append(_detail(["nodes"], "deploying needs a sink node (an ORCHESTRATOR or a NOTIFY)"))
+    if len(orchestrators) > 1:
+        names = ", ".join(f"'{graph.nodes[i].id}'" for i in orchestrators)
         details.append(
             _detail(
-                ["nodes", sinks[1]], f"deploying needs exactly one ORCHESTRATOR, found {len(sinks)}: {names}"
+                ["nodes", orchestrators[1]],
+                f"deploying needs exactly one ORCHESTRATOR, found {len(orchestrators)}: {names}",
             )
         )
     if details:
@@ -200,22 +207,28 @@ def _check_deployable(graph: NodeGraph, types: list[NodeType]) -> list[Detail]:
         if current not in reached:
             reached.add(current)
             frontier.extend(successors.get(current, []))
-    sink = graph.nodes[sinks[0]]
-    if sink.id not in reached:
-        details.append(
-            _detail(
-                ["nodes", sinks[0]], f"node '{sink.id}' ({sink.type}) is not reached from any DATA_SOURCE"
+    for i in sinks:
+        sink = graph.nodes[i]
+        if sink.id not in reached:
+            details.append(
+                _detail(["nodes", i], f"node '{sink.id}' ({sink.type}) is not reached from any DATA_SOURCE")
             )
-        )
     return details
+
+
+def is_alert_graph(graph: NodeGraph) -> bool:
+    """A graph with sinks and no ORCHESTRATOR: an alert strategy (DESIGN 5), which never trades and
+    deploys without a bankroll. The graph is assumed valid (known types)."""
+    types = [get_node_type(node.type) for node in graph.nodes]
+    return any(_is_sink(t) for t in types) and not any(t.is_sink for t in types)
 
 
 def validate_graph(graph: NodeGraph | dict[str, Any], *, for_deploy: bool = False) -> NodeGraph:
     """The graph parsed, or ValidationFailed whose details say what is wrong where.
 
     On save: structure, unique ids, edges between existing nodes, no self-loop or cycle, known types, valid
-    configs, at most 50 nodes and 100 edges. On deploy also: a DATA_SOURCE that reaches exactly one
-    ORCHESTRATOR, no edge into a source and none out of an orchestrator.
+    configs, at most 50 nodes and 100 edges. On deploy also: a DATA_SOURCE that reaches every sink, at least
+    one sink (ORCHESTRATOR or NOTIFY), at most one ORCHESTRATOR, no edge into a source and none out of a sink.
     """
     parsed = _parse(graph)
     details = _check_edges(parsed)

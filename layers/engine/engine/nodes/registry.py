@@ -15,6 +15,7 @@ BUILTINS = {
     "engine.nodes.data_source": "DataSource",
     "engine.nodes.filter": "Filter",
     "engine.nodes.orchestrator": "Orchestrator",
+    "engine.nodes.notify": "Notify",
 }
 
 _types: dict[str, NodeType] = {}
