@@ -26,7 +26,8 @@ from engine.storage.user_settings import SecretBox, UserSettingsRepository
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
-processor = BatchProcessor(event_type=EventType.SQS)
+# a batch whose every alert failed is still answered with its failures (SQS retries each), not an error
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 copy_config_to_registered_loggers(source_logger=logger, include={"engine"})
 
 # One delivery per alert id, whatever SQS does: a redelivered or duplicated message finds the stored record
@@ -73,8 +74,8 @@ def record_handler(record: SQSRecord) -> None:
     except ValueError:
         logger.error("poison message dropped", extra={"message_id": record.message_id})
         return  # retrying cannot make it one of ours
+    metrics.add_metric(name="WebhookAttempts", unit=MetricUnit.Count, value=1)
     result = _deliver_once(message, record.body)
-    metrics.add_metric(name="WebhookDeliveries", unit=MetricUnit.Count, value=1)
     logger.info("alert handled", extra={"alert_id": message["id"], **result})
 
 
