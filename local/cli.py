@@ -212,6 +212,14 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
     elif kind == "token":
         print(payload.get("token", ""), file=out)
         return
+    elif kind == "webhook":
+        key_values(payload, out)
+        print(
+            f"\nKeep webhook_secret now: it is shown only this once. Each request carries "
+            f'{payload.get("signature_header")}: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">.',
+            file=out,
+        )
+        return
     elif isinstance(payload, dict):
         key_values(payload, out)
         for key, value in payload.items():
@@ -293,7 +301,9 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
             client.call("DELETE", f"/strategies/{sid}")
             return "deleted", None
     if command == "deploy":
-        config: dict[str, Any] = {"paper_bankroll_usd": args.bankroll}
+        config: dict[str, Any] = {}
+        if args.bankroll is not None:  # an alert strategy (NOTIFY only) deploys without one
+            config["paper_bankroll_usd"] = args.bankroll
         if args.cron:
             config["schedule_cron"] = args.cron
         else:
@@ -324,6 +334,14 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
         return "portfolio", client.call("GET", f"/strategies/{sid}/portfolio")
     if command == "performance":
         return "performance", client.call("GET", f"/strategies/{sid}/performance")
+    if command == "notifications":
+        if args.action == "set":
+            body = {"webhook_url": args.webhook_url}
+            return "webhook", client.call("PUT", "/notification-settings", body=body)
+        if args.action == "show":
+            return "notifications", client.call("GET", "/notification-settings")
+        client.call("DELETE", "/notification-settings")
+        return "deleted", None
     if command == "token":
         return "token", client.call(
             "GET", "/_local/token", query={"user": args.user, "hours": args.hours}, auth=False
@@ -371,7 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = commands.add_parser("deploy", parents=[common, post], help="deploy with a schedule and bankroll")
     deploy.add_argument("id")
-    deploy.add_argument("--bankroll", required=True, help="paper bankroll in USD (100..1000000)")
+    deploy.add_argument(
+        "--bankroll",
+        help="paper bankroll in USD (100..1000000); leave out for an alert strategy (NOTIFY only)",
+    )
     deploy.add_argument("--frequency", default="5m", choices=["1m", "5m", "15m", "30m", "1h"])
     deploy.add_argument("--cron", help="five-field cron expression instead of --frequency")
     deploy.add_argument("--timezone", help="IANA zone for the schedule (default UTC)")
@@ -397,6 +418,16 @@ def build_parser() -> argparse.ArgumentParser:
     trades.add_argument("id")
     for name in ("portfolio", "performance"):
         commands.add_parser(name, parents=[common]).add_argument("id")
+    notifications = commands.add_parser(
+        "notifications", parents=[common], help="your webhook for NOTIFY's alerts: set, show, delete"
+    )
+    notification_actions = notifications.add_subparsers(dest="action", required=True)
+    set_hook = notification_actions.add_parser(
+        "set", parents=[common], help="register (or replace) the webhook; prints a new secret, once"
+    )
+    set_hook.add_argument("webhook_url", help="https URL that receives the alerts")
+    notification_actions.add_parser("show", parents=[common], help="the webhook (never the secret)")
+    notification_actions.add_parser("delete", parents=[common], help="remove the webhook")
     token = commands.add_parser("token", parents=[common], help="a development token (local stack only)")
     token.add_argument("user")
     token.add_argument("--hours", type=float)
