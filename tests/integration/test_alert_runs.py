@@ -9,6 +9,8 @@ import os
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from engine.models.strategy import NodeGraph, StrategyStatus
 from engine.storage.alert_state import AlertStateRepository
 from engine.storage.strategies import StrategyRepository
@@ -123,3 +125,25 @@ def test_every_run_tells_the_whole_set_on_each_tick() -> None:
         messages = drain(stack, webhook_queue)
         assert [m["count"] for m in messages] == [5, 5, 5]
         assert len({m["id"] for m in messages}) == 3
+
+
+def test_a_run_that_read_an_older_alert_state_cannot_commit_its_new_set() -> None:
+    from engine.errors import AccountConflict
+    from engine.storage.runs import RunCommit, RunRepository
+
+    with handler_stack(SAFETY_MARGIN_SECONDS="2"):
+        # Given an alert strategy whose first run kept its set (version 1)
+        sid = seed_alert_strategy("new")
+        RunRepository().commit_run(
+            RunCommit(sid, alert_seen={"alert": frozenset({"a"})}, alert_state_version=0)
+        )
+        assert AlertStateRepository().get(sid).version == 1
+        # When an overlapping run that read the state before that write commits its own set
+        # Then it is refused like an account conflict (the run re-reads and decides again)
+        stale = RunCommit(sid, alert_seen={"alert": frozenset({"a", "b"})}, alert_state_version=0)
+        with pytest.raises(AccountConflict):
+            RunRepository().commit_run(stale)
+        assert AlertStateRepository().get(sid).seen == {"alert": frozenset({"a"})}
+        # And an empty set is stored and read back as empty
+        RunRepository().commit_run(RunCommit(sid, alert_seen={"alert": frozenset()}, alert_state_version=1))
+        assert AlertStateRepository().get(sid).seen == {"alert": frozenset()}
