@@ -260,6 +260,13 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
         table(payload.get("orders", []), PREVIEW_ORDER_COLUMNS, out)
         for warning in payload.get("warnings", []):
             print(f"warning: {warning}", file=out)
+    elif kind == "webhook":
+        key_values(payload, out)
+        print(
+            f"\nKeep webhook_secret now: it is shown only this once. Each request carries "
+            f'{payload.get("signature_header")}: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">.',
+            file=out,
+        )
         return
     elif isinstance(payload, dict):
         key_values(payload, out)
@@ -346,7 +353,9 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
             client.call("DELETE", f"/strategies/{sid}")
             return "deleted", None
     if command == "deploy":
-        config: dict[str, Any] = {"paper_bankroll_usd": args.bankroll}
+        config: dict[str, Any] = {}
+        if args.bankroll is not None:  # an alert strategy (NOTIFY only) deploys without one
+            config["paper_bankroll_usd"] = args.bankroll
         if args.cron:
             config["schedule_cron"] = args.cron
         else:
@@ -386,6 +395,14 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
         if command == "preview" and args.bankroll is not None:
             request["paper_bankroll_usd"] = args.bankroll
         return command, client.call("POST", f"/strategies/{command}", body=request)
+    if command == "notifications":
+        if args.action == "set":
+            body = {"webhook_url": args.webhook_url}
+            return "webhook", client.call("PUT", "/notification-settings", body=body)
+        if args.action == "show":
+            return "notifications", client.call("GET", "/notification-settings")
+        client.call("DELETE", "/notification-settings")
+        return "deleted", None
     if command == "token":
         return "token", client.call(
             "GET", "/_local/token", query={"user": args.user, "hours": args.hours}, auth=False
@@ -433,7 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = commands.add_parser("deploy", parents=[common, post], help="deploy with a schedule and bankroll")
     deploy.add_argument("id")
-    deploy.add_argument("--bankroll", required=True, help="paper bankroll in USD (100..1000000)")
+    deploy.add_argument(
+        "--bankroll",
+        help="paper bankroll in USD (100..1000000); leave out for an alert strategy (NOTIFY only)",
+    )
     deploy.add_argument("--frequency", default="5m", choices=["1m", "5m", "15m", "30m", "1h"])
     deploy.add_argument("--cron", help="five-field cron expression instead of --frequency")
     deploy.add_argument("--timezone", help="IANA zone for the schedule (default UTC)")
@@ -467,6 +487,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("file", help="a JSON file: a graph, or a body with node_graph ('-' for stdin)")
     preview.add_argument("--bankroll", type=float, help="the empty account's paper bankroll (default 1000)")
+    notifications = commands.add_parser(
+        "notifications", parents=[common], help="your webhook for NOTIFY's alerts: set, show, delete"
+    )
+    notification_actions = notifications.add_subparsers(dest="action", required=True)
+    set_hook = notification_actions.add_parser(
+        "set", parents=[common], help="register (or replace) the webhook; prints a new secret, once"
+    )
+    set_hook.add_argument("webhook_url", help="https URL that receives the alerts")
+    notification_actions.add_parser("show", parents=[common], help="the webhook (never the secret)")
+    notification_actions.add_parser("delete", parents=[common], help="remove the webhook")
     token = commands.add_parser("token", parents=[common], help="a development token (local stack only)")
     token.add_argument("user")
     token.add_argument("--hours", type=float)

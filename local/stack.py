@@ -128,7 +128,8 @@ class LocalStack:
         self.gateway_server: GatewayServer | None = None
         self.ticker: Ticker | None = None
         self.stream_poller: StreamPoller | None = None
-        self.queue_poller: QueuePoller | None = None
+        self.queue_poller: QueuePoller | None = None  # the ExecutionQueue's
+        self.queue_pollers: dict[str, QueuePoller] = {}  # every SQS mapping, by queue logical id
         self.names: Names | None = None
         self.environment: dict[str, str] = {}
         self._threads: list[PollingThread] = []
@@ -199,12 +200,14 @@ class LocalStack:
         if not config.driven:
             assert self.ticker and self.stream_poller and self.queue_poller
             self.ticker.start()
-            stream, queue = self.stream_poller, self.queue_poller
+            stream = self.stream_poller
             idle = config.poll_idle_seconds
-            self._threads = [
-                PollingThread("local-stream-poller", stream.poll_once, idle).start(),
-                PollingThread("local-queue-poller", lambda: queue.poll_once(wait_seconds=1), idle).start(),
-            ]
+            self._threads = [PollingThread("local-stream-poller", stream.poll_once, idle).start()]
+            for queue_id, queue in self.queue_pollers.items():
+                name = "local-queue-poller" if queue is self.queue_poller else f"local-{queue_id}-poller"
+                self._threads.append(
+                    PollingThread(name, lambda q=queue: q.poll_once(wait_seconds=1), idle).start()  # type: ignore[misc]
+                )
 
     def stop(self) -> None:
         with self._stop_lock:
@@ -251,6 +254,9 @@ class LocalStack:
                 "DYNAMODB_ENDPOINT_URL": self.endpoint_url,
                 "SQS_ENDPOINT_URL": self.endpoint_url,
                 "SNS_ENDPOINT_URL": self.endpoint_url,
+                "KMS_ENDPOINT_URL": self.endpoint_url,
+                # local only: webhooks on this machine (http://127.0.0.1:...) may receive the alerts
+                "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
                 # a secret in Secrets Manager when deployed; one random key per local stack
                 "TOKEN_SIGNING_KEY": secrets.token_urlsafe(32),
                 "POWERTOOLS_SERVICE_NAME": env.get("POWERTOOLS_SERVICE_NAME", self.config.prefix),
@@ -355,7 +361,7 @@ class LocalStack:
                 elif kind == "SQS":
                     target = _get_att(props.get("Queue"))
                     assert target is not None, "the queue mapping names its queue with GetAtt"
-                    self.queue_poller = QueuePoller(
+                    poller = QueuePoller(
                         self.session.client("sqs", endpoint_url=self.endpoint_url),
                         QueueMapping(
                             queue_url=names.queues[target[0]],
@@ -366,6 +372,9 @@ class LocalStack:
                         ),
                         function.invoke,
                     )
+                    self.queue_pollers[target[0]] = poller
+                    if target[0] == "ExecutionQueue":
+                        self.queue_poller = poller
 
     # -- use
 
@@ -388,15 +397,23 @@ class LocalStack:
         if isinstance(self.clock, FastClock) and minute > self.clock.now():
             self.clock.set(minute)
         self.ticker.tick(minute)
-        self.queue_poller.drain()
+        self._drain_queues()
         if deliver_stream:
             self.stream_poller.drain()
 
     def settle(self) -> None:
         """Deliver whatever the queue and the stream hold now."""
         assert self.queue_poller and self.stream_poller
-        self.queue_poller.drain()
+        self._drain_queues()
         self.stream_poller.drain()
+
+    def _drain_queues(self) -> None:
+        # the ExecutionQueue first: the runs it holds may queue alerts for the webhook queue
+        assert self.queue_poller is not None
+        self.queue_poller.drain()
+        for poller in self.queue_pollers.values():
+            if poller is not self.queue_poller:
+                poller.drain()
 
 
 @contextlib.contextmanager

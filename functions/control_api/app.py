@@ -48,11 +48,12 @@ from engine.services import strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import errors, idempotency, node_routes, schemas
+    from functions.control_api import errors, idempotency, node_routes, notifications, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
     import node_routes  # type: ignore[no-redef]
+    import notifications  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
 logger = Logger()
@@ -60,6 +61,8 @@ metrics = Metrics()
 tracer = Tracer()
 # A response that fails its own model is our bug: 500, never a 422 blaming the client.
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+
+app.include_router(notifications.router)
 
 RUN_MARGIN_SECONDS = 3.0  # left after a manual run to write its log and answer before Lambda stops us
 PAGE_DEFAULT = 20

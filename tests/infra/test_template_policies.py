@@ -37,6 +37,7 @@ DESIGN_ROUTES = {
     ("GET", "/node-types"),
     ("POST", "/strategies/validate"),
     ("POST", "/strategies/preview"),
+    *{(method, "/notification-settings") for method in ("PUT", "GET", "DELETE")},
 }
 
 
@@ -174,7 +175,7 @@ def test_every_consumed_queue_redrives_to_a_dead_letter_queue_after_a_few_receiv
     # When
     redrives = {queue: _props(queue).get("RedrivePolicy") for queue in consumed}
     # Then
-    assert consumed == {"ExecutionQueue"}
+    assert consumed == {"ExecutionQueue", "WebhookQueue"}
     for queue, redrive in redrives.items():
         assert redrive is not None, f"{queue} has no dead-letter queue"
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -202,6 +203,7 @@ def test_every_queue_and_the_topic_are_encrypted() -> None:
     for queue in QUEUES:
         assert _props(queue).get("SqsManagedSseEnabled") is True, queue
     assert topic["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert _props("UserNotificationsTopic")["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
 
 
 @pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
@@ -252,7 +254,15 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
     [
         (
             "ControlApiFunction",
-            {"StrategiesTable", "ExecutionLogsTable", "TradesTable", "PortfoliosTable", "IdempotencyTable"},
+            {
+                "StrategiesTable",
+                "ExecutionLogsTable",
+                "TradesTable",
+                "PortfoliosTable",
+                "IdempotencyTable",
+                "UserSettingsTable",
+                "WebhookSecretsKey",
+            },
         ),
         (
             "CronExecutorFunction",
@@ -264,6 +274,8 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
+                "UserNotificationsTopic",
+                "WebhookQueue",
             },
         ),
         (
@@ -276,7 +288,13 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
+                "UserNotificationsTopic",
+                "WebhookQueue",
             },
+        ),
+        (
+            "NotificationWorkerFunction",
+            {"WebhookQueue", "UserSettingsTable", "WebhookSecretsKey", "IdempotencyTable"},
         ),
         (
             "PortfolioStreamFunction",
@@ -523,7 +541,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
         "ApproximateAgeOfOldestMessage",
         str({"Fn::GetAtt": ["ExecutionQueue", "QueueName"]}),
     ) in watched
-    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ"):
+    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "WebhookDLQ"):
         assert (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",

@@ -28,6 +28,9 @@ ROUTES = (
     ("GET", "/strategies/{id}/trades"),
     ("GET", "/strategies/{id}/portfolio"),
     ("GET", "/strategies/{id}/performance"),
+    ("PUT", "/notification-settings"),
+    ("GET", "/notification-settings"),
+    ("DELETE", "/notification-settings"),
 )
 
 

@@ -18,6 +18,14 @@ class Settings(BaseModel):
     idempotency_table: str = Field(default="autopilot-idempotency", alias="IDEMPOTENCY_TABLE")
     execution_queue_url: str = Field(default="", alias="EXECUTION_QUEUE_URL")
     notifications_topic_arn: str = Field(default="", alias="NOTIFICATIONS_TOPIC_ARN")
+    # NOTIFY's alerts go to the owner: their own topic and webhook queue, never the alarms topic
+    user_notifications_topic_arn: str = Field(default="", alias="USER_NOTIFICATIONS_TOPIC_ARN")
+    webhook_queue_url: str = Field(default="", alias="WEBHOOK_QUEUE_URL")
+    user_settings_table: str = Field(default="autopilot-user-settings", alias="USER_SETTINGS_TABLE")
+    webhook_secrets_key_id: str = Field(default="", alias="WEBHOOK_SECRETS_KEY_ID")
+    # local stack and tests only: accept http:// and private addresses for webhooks (never set when deployed)
+    webhook_allow_private_urls: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE_URLS")
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30, alias="WEBHOOK_TIMEOUT_SECONDS")
     due_shards: int = Field(default=4, ge=1, le=1000, alias="DUE_SHARDS")
     execution_log_ttl_days: int = Field(default=30, ge=1, le=3650, alias="EXECUTION_LOG_TTL_DAYS")
     strategy_quota: int = Field(default=100, ge=1, alias="STRATEGY_QUOTA")
@@ -40,6 +48,7 @@ class Settings(BaseModel):
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")
     sns_endpoint_url: str | None = Field(default=None, alias="SNS_ENDPOINT_URL")
+    kms_endpoint_url: str | None = Field(default=None, alias="KMS_ENDPOINT_URL")
 
 
 @lru_cache(maxsize=1)

@@ -447,6 +447,13 @@ def _errors(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.level == "error"]
 
 
+def is_alert_graph(graph: NodeGraph) -> bool:
+    """A graph with sinks and no ORCHESTRATOR: an alert strategy (DESIGN 5), which never trades and
+    deploys without a bankroll. The graph is assumed valid (known types)."""
+    types = [get_node_type(node.type) for node in graph.nodes]
+    return any(t.is_sink for t in types) and not any(places_orders(t) for t in types)
+
+
 def validate_graph(graph: NodeGraph | dict[str, Any], *, for_deploy: bool = False) -> NodeGraph:
     """The graph parsed, or ValidationFailed whose details say what is wrong where.
 

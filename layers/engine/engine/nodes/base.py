@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 
 from engine.clock import Deadline
 from engine.market.types import Market, MarketSource
+from engine.models.alerts import Alert
 from engine.models.trading import Account, Order
 
 
@@ -39,12 +41,17 @@ class RunContext:
     def annotation(self, market_id: str, name: str) -> Any:
         return self.annotations.get(market_id, {}).get(name)
 
+    # the node being run (the runner sets it) and the NOTIFY nodes' sets of the previous run, by node id
+    node_id: str = ""
+    alert_seen: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
 
 @dataclass
 class NodeOutput:
     markets: list[Market] = field(default_factory=list)  # flows along the node's out-edges
     orders: list[Order] = field(default_factory=list)  # decided orders (orchestrators)
     decisions: list[dict[str, Any]] = field(default_factory=list)  # for the trace: what and why
+    alerts: list[Alert] = field(default_factory=list)  # what NOTIFY tells the owner once the run commits
 
 
 Category = Literal["source", "filter", "signal", "logic", "sink"]

@@ -18,6 +18,7 @@ BUILTINS = {
     "engine.nodes.signals": "PriceSignal",
     "engine.nodes.signals:BookSignal": "BookSignal",
     "engine.nodes.logic": "Logic",
+    "engine.nodes.notify": "Notify",
 }
 
 _types: dict[str, NodeType] = {}
