@@ -120,6 +120,8 @@ def bobs_data(target: Target) -> dict[str, Any]:
             snapshot[f"{sid}{part}"] = (answer.status_code, body)
         snapshot[f"{sid}/trades"] = _all_items(target, "bob", f"/strategies/{sid}/trades")
         snapshot[f"{sid}/executions"] = _all_items(target, "bob", f"/strategies/{sid}/executions")
+        for history in ("deployments", "versions", "events"):
+            snapshot[f"{sid}/{history}"] = _all_items(target, "bob", f"/strategies/{sid}/{history}")
     ids = set(target.bob)
     for logical in ("StrategiesTable", "TradesTable", "ExecutionLogsTable", "PortfoliosTable"):
         snapshot[logical] = _scan(target.stack, logical, ids)

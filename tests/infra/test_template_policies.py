@@ -33,6 +33,11 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    # a strategy's history (issue 13)
+    *{("GET", f"/strategies/{{id}}/{view}") for view in ("deployments", "versions", "events")},
+    ("GET", "/strategies/{id}/deployments/{deployment_id}"),
+    ("GET", "/strategies/{id}/versions/{n}"),
+    ("POST", "/strategies/{id}/versions/{n}/restore"),
 }
 
 

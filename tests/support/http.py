@@ -28,6 +28,12 @@ ROUTES = (
     ("GET", "/strategies/{id}/trades"),
     ("GET", "/strategies/{id}/portfolio"),
     ("GET", "/strategies/{id}/performance"),
+    ("GET", "/strategies/{id}/deployments"),
+    ("GET", "/strategies/{id}/deployments/{deployment_id}"),
+    ("GET", "/strategies/{id}/versions"),
+    ("GET", "/strategies/{id}/versions/{n}"),
+    ("POST", "/strategies/{id}/versions/{n}/restore"),
+    ("GET", "/strategies/{id}/events"),
 )
 
 

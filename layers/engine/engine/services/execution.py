@@ -31,13 +31,15 @@ from engine.ledger import LedgerError
 from engine.market.snapshot import MarketSnapshot
 from engine.market.types import Market, MarketDataProvider, MarketQuery, OrderBook
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
-from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
+from engine.models.history import SYSTEM_ACTOR, EventType, StrategyEvent, event_id_for
+from engine.models.strategy import ALLOWED, Action, Strategy, StrategyStatus, allowed_actions
 from engine.models.trading import Account, Trade
 from engine.nodes.base import RunContext
 from engine.settings import Settings, get_settings
 from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository
 from engine.storage.runs import (
+    AUTO_PAUSE_REASON,
     CommitResult,
     CommitTooLarge,
     Completion,
@@ -205,6 +207,7 @@ def _opening_account(strategy: Strategy) -> Account:
         epoch=strategy.portfolio_epoch,
         bankroll_usd=bankroll,
         cash_usd=bankroll,
+        deployment_id=strategy.deployment_id,
     )
 
 
@@ -333,6 +336,7 @@ def _logs(
             nodes_executed=decided.graph.nodes_executed,
             trades_created=len(decided.trades),
             graph_version=strategy.graph_version,
+            deployment_id=strategy.deployment_id,
             error_code=decided.error_code,
             error_message=decided.error_message,
             trace=trace,
@@ -349,6 +353,7 @@ def _logs(
                 trigger="schedule",
                 executed_at=now,
                 graph_version=strategy.graph_version,
+                deployment_id=strategy.deployment_id,
                 missed_slots=slot.missed_slots,
             )
         )
@@ -361,9 +366,12 @@ def _failed_commit(commit: RunCommit, code: str, message: str) -> RunCommit:
         update={"status": RunStatus.FAILED, "error_code": code, "error_message": message, "trades_created": 0}
     )
     completion = commit.completion
+    events = list(commit.events)
     if completion is not None:
         completion.status = RunStatus.FAILED
         completion.counts_as_failure = True
+        if completion.auto_pauses and not any(e.type is EventType.AUTO_PAUSED for e in events):
+            events.append(_auto_paused_event(run_log, at=completion.executed_at))
     elif commit.manual is not None:
         commit.manual.status = RunStatus.FAILED
     return RunCommit(
@@ -371,6 +379,25 @@ def _failed_commit(commit: RunCommit, code: str, message: str) -> RunCommit:
         logs=[run_log, *commit.logs[1:]],
         completion=completion,
         manual=commit.manual,
+        deployment_id=commit.deployment_id,
+        events=events,
+    )
+
+
+def _auto_paused_event(log: ExecutionLog, *, at: datetime) -> StrategyEvent:
+    """The timeline entry of an auto-pause, written in the same transaction as the pause itself."""
+    return StrategyEvent(
+        event_id=event_id_for(log.strategy_id, log.execution_id, "auto_paused"),
+        strategy_id=log.strategy_id,
+        type=EventType.AUTO_PAUSED,
+        at=at,
+        actor=SYSTEM_ACTOR,
+        from_status=StrategyStatus.RUNNING.value,
+        to_status=StrategyStatus.PAUSED.value,
+        reason=AUTO_PAUSE_REASON,
+        graph_version=log.graph_version,
+        deployment_id=log.deployment_id,
+        execution_id=log.execution_id,
     )
 
 
@@ -445,9 +472,26 @@ def _commit_for(
         marks=decided.marks,
         marked_at=now if decided.marks is not None else None,
         settled_at=decided.settled_at,
+        deployment_id=strategy.deployment_id,
     )
+    execution_id = commit.logs[0].execution_id
     if claim_token is None:
         commit.manual = ManualStats(execution_ms=ms, status=decided.status, executed_at=now)
+        commit.events.append(
+            StrategyEvent(
+                event_id=event_id_for(strategy.strategy_id, execution_id),
+                strategy_id=strategy.strategy_id,
+                type=EventType.RUN_NOW,
+                at=now,
+                actor=strategy.created_by,  # only the owner can run it now
+                from_status=strategy.status.value,
+                to_status=strategy.status.value,
+                reason=decided.status.value,
+                graph_version=strategy.graph_version,
+                deployment_id=strategy.deployment_id,
+                execution_id=execution_id,
+            )
+        )
     else:
         cron = strategy.schedule_cron or schedule.FREQUENCIES.get(strategy.frequency or "", "")
         commit.completion = Completion(
@@ -460,6 +504,10 @@ def _commit_for(
             read_consecutive_failures=strategy.consecutive_failures,
             max_consecutive_failures=strategy.max_consecutive_failures,
         )
+        if commit.completion.auto_pauses:
+            # in the same transaction as the pause itself: the timeline cannot miss or invent it
+            log = commit.logs[0].model_copy(update={"deployment_id": strategy.deployment_id})
+            commit.events.append(_auto_paused_event(log, at=now))
     return commit
 
 
