@@ -10,7 +10,7 @@ as `events`, like Gamma's own `/markets` answers.
 
 Gamma: `GET /markets` (query `id` (repeatable), `closed`, `active`, `tag_id`, `tag_slug`, `order`
 (volumeNum, volume24hr, liquidityNum, endDate; missing values last), `ascending`, `limit`, `offset`),
-`GET /markets/{id}`, `GET /events` (`id`, `closed`, `active`, `tag_slug`, `limit`, `offset`).
+`GET /markets/{id}`, `GET /events` (`id`, `slug`, `closed`, `active`, `tag_slug`, `limit`, `offset`).
 
 CLOB: `GET /book?token_id=`, `GET /price?token_id=&side=` (BUY answers the best bid, SELL the best ask),
 `GET /midpoint?token_id=`, `GET /prices-history?market=<token>&interval=&fidelity=` (the recorded series).
@@ -375,6 +375,9 @@ class RecordedPolymarketServer:
         ids = params.get("id")
         if ids:
             items = [e for e in items if str(e["id"]) in ids]
+        slugs = params.get("slug")
+        if slugs:
+            items = [e for e in items if str(e.get("slug")) in slugs]
         for name in ("closed", "active"):
             wanted = _flag(params, name)
             if wanted is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -88,6 +89,11 @@ DeploymentFilter = Annotated[
 def caller() -> str:
     """The JWT `sub`; the early gate already answered 401 for events without it."""
     return str(app.current_event.request_context.authorizer.jwt_claim["sub"])
+
+
+def request_time() -> datetime:
+    """The request's `now` (one clock for every route module; tests replace `utc_now`)."""
+    return utc_now()
 
 
 def request_id() -> str:
@@ -558,10 +564,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 # routes of other resources, each in its own module on this one resolver (imported last: they use the
 # helpers above)
 try:
-    from functions.control_api import history_routes
+    from functions.control_api import history_routes, watchlist_routes
 except ImportError:  # in Lambda
     import history_routes  # type: ignore[no-redef]
+    import watchlist_routes  # type: ignore[no-redef]
 
 app.include_router(history_routes.router)
+app.include_router(watchlist_routes.router)
 
 __all__ = ["app", "lambda_handler"]

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from engine.clock import utc_now
 from engine.services import history
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
@@ -104,7 +103,7 @@ def restore_version(
         graph_version,
         owner=api.caller(),
         expected_version=api.expected_version(if_match),
-        now=utc_now(),
+        now=api.request_time(),
         stores=api.stores(),
     )
     return api.strategy_answer(strategy)

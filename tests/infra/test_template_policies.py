@@ -38,6 +38,15 @@ DESIGN_ROUTES = {
     ("GET", "/strategies/{id}/deployments/{deployment_id}"),
     ("GET", "/strategies/{id}/versions/{n}"),
     ("POST", "/strategies/{id}/versions/{n}/restore"),
+    # watchlists (issue 13)
+    ("POST", "/watchlists"),
+    ("GET", "/watchlists"),
+    ("GET", "/watchlists/{watchlist_id}"),
+    ("PATCH", "/watchlists/{watchlist_id}"),
+    ("DELETE", "/watchlists/{watchlist_id}"),
+    ("POST", "/watchlists/{watchlist_id}/items"),
+    ("GET", "/watchlists/{watchlist_id}/items"),
+    ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
 }
 
 
@@ -253,7 +262,14 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
     [
         (
             "ControlApiFunction",
-            {"StrategiesTable", "ExecutionLogsTable", "TradesTable", "PortfoliosTable", "IdempotencyTable"},
+            {
+                "StrategiesTable",
+                "ExecutionLogsTable",
+                "TradesTable",
+                "PortfoliosTable",
+                "IdempotencyTable",
+                "WatchlistsTable",
+            },
         ),
         (
             "CronExecutorFunction",
@@ -262,6 +278,7 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionLogsTable",
                 "TradesTable",
                 "PortfoliosTable",
+                "WatchlistsTable",
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
@@ -274,6 +291,7 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionLogsTable",
                 "TradesTable",
                 "PortfoliosTable",
+                "WatchlistsTable",
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",

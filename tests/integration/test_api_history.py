@@ -56,9 +56,6 @@ class Clock:
 @pytest.fixture
 def api(stack: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Api:
     monkeypatch.setattr(app_module, "utc_now", Clock())
-    from functions.control_api import history_routes
-
-    monkeypatch.setattr(history_routes, "utc_now", app_module.utc_now)
     user, other = unique_users()
     return Api(stack, app_module.lambda_handler, user=user, other=other)
 

@@ -34,6 +34,14 @@ ROUTES = (
     ("GET", "/strategies/{id}/versions/{n}"),
     ("POST", "/strategies/{id}/versions/{n}/restore"),
     ("GET", "/strategies/{id}/events"),
+    ("POST", "/watchlists"),
+    ("GET", "/watchlists"),
+    ("GET", "/watchlists/{watchlist_id}"),
+    ("PATCH", "/watchlists/{watchlist_id}"),
+    ("DELETE", "/watchlists/{watchlist_id}"),
+    ("POST", "/watchlists/{watchlist_id}/items"),
+    ("GET", "/watchlists/{watchlist_id}/items"),
+    ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
 )
 
 
@@ -209,6 +217,7 @@ TABLE_RESOURCES = (
     "TradesTable",
     "PortfoliosTable",
     "IdempotencyTable",
+    "WatchlistsTable",
 )
 DEPLOY_BODY: dict[str, Any] = {"paper_bankroll_usd": 1000, "frequency": "5m"}
 

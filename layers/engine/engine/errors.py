@@ -40,6 +40,10 @@ class VersionNotFound(NotFound):
     pass
 
 
+class WatchlistNotFound(NotFound):
+    pass
+
+
 class InvalidTransition(DomainError):
     """An action the state table does not allow; details carry the status and the allowed actions."""
 

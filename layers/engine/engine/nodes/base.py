@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
 from engine.clock import Deadline
 from engine.market.types import Market, MarketSource
 from engine.models.trading import Account, Order
+
+if TYPE_CHECKING:
+    from engine.nodes.watchlist import WatchlistAccess
 
 
 @dataclass
@@ -25,6 +28,7 @@ class RunContext:
     account: Account
     bankroll_usd: Decimal
     deadline: Deadline
+    watchlists: WatchlistAccess | None = None  # the owner's lists, for graphs that name one
 
 
 @dataclass

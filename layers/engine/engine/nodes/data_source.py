@@ -15,7 +15,8 @@ from engine.nodes.registry import register
 class DataSourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["polymarket"] = "polymarket"
+    source: Literal["polymarket", "watchlist"] = "polymarket"
+    watchlist_id: str | None = Field(default=None, min_length=1, max_length=64)  # with source watchlist
     active_only: bool = True
     limit: int = Field(default=200, ge=1, le=1000)
     tag: str | None = Field(default=None, min_length=1, max_length=100)
@@ -31,6 +32,10 @@ class DataSource:
     is_sink: ClassVar[bool] = False
 
     def run(self, config: DataSourceConfig, inputs: list[Market], ctx: RunContext) -> NodeOutput:
+        if config.source == "watchlist":
+            from engine.nodes.watchlist import watchlist_markets
+
+            return watchlist_markets(config, ctx)
         query = MarketQuery(
             active_only=config.active_only,
             limit=config.limit,

@@ -15,6 +15,7 @@ BUILTINS = {
     "engine.nodes.data_source": "DataSource",
     "engine.nodes.filter": "Filter",
     "engine.nodes.orchestrator": "Orchestrator",
+    "engine.nodes.watchlist": "WatchlistSink",
 }
 
 _types: dict[str, NodeType] = {}

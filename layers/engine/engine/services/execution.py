@@ -35,6 +35,7 @@ from engine.models.history import SYSTEM_ACTOR, EventType, StrategyEvent, event_
 from engine.models.strategy import ALLOWED, Action, Strategy, StrategyStatus, allowed_actions
 from engine.models.trading import Account, Trade
 from engine.nodes.base import RunContext
+from engine.services.watchlists import RunWatchlists, apply_staged, graph_watchlist_refs, move_statuses
 from engine.settings import Settings, get_settings
 from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository
@@ -48,6 +49,7 @@ from engine.storage.runs import (
     RunRepository,
 )
 from engine.storage.strategies import StrategyRepository
+from engine.storage.watchlists import WatchlistRepository
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +236,7 @@ def _decide(
     markets: RunMarkets,
     deadline: Deadline,
     now: datetime,
+    watchlists: RunWatchlists | None = None,
 ) -> _Decided:
     sid = strategy.strategy_id
     execution_id = execution_id_for(sid, slot.key, "run")
@@ -260,6 +263,7 @@ def _decide(
         account=account,
         bankroll_usd=account.bankroll_usd,
         deadline=deadline,
+        watchlists=watchlists,
     )
     graph = run_graph(strategy.node_graph, ctx)
     status, counts = _classify(graph, deadline)
@@ -422,9 +426,17 @@ def execute(
     account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
     for attempt in range(2):
         account = account_before if account_before is not None else _opening_account(strategy)
+        watchlists = _run_watchlists(engine, strategy, now)
         try:
             decided = _decide(
-                engine, strategy, account=account, slot=slot, markets=markets, deadline=deadline, now=now
+                engine,
+                strategy,
+                account=account,
+                slot=slot,
+                markets=markets,
+                deadline=deadline,
+                now=now,
+                watchlists=watchlists,
             )
         except Exception as exc:
             # an engine bug in one strategy's run is that run's failure: logged, counted, never the tick's
@@ -447,10 +459,42 @@ def execute(
                 raise
             return _commit_failed(strategy, slot, commit, claim_token, exc.message)
         outcome: Outcome = "committed" if result.ok else "duplicate"
+        if result.ok and watchlists is not None:
+            _after_commit(engine, strategy, commit, watchlists, now=now)
         return RunOutcome(
             sid, slot, outcome, log=commit.logs[0], auto_paused=result.auto_paused, trades=commit.trades
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_watchlists(engine: Engine, strategy: Strategy, now: datetime) -> RunWatchlists | None:
+    """The owner's lists for a graph that names one (never anyone else's); None for the others."""
+    if not graph_watchlist_refs(strategy.node_graph):
+        return None
+    return RunWatchlists(owner=strategy.created_by, repo=WatchlistRepository(engine.clients), now=now)
+
+
+def _after_commit(
+    engine: Engine, strategy: Strategy, commit: RunCommit, watchlists: RunWatchlists, *, now: datetime
+) -> None:
+    """Outside the run's transaction, once it is committed: the WATCHLIST writes it staged, and the item
+    statuses of the markets it entered or left. Both idempotent; a failure here never fails the run."""
+    try:
+        apply_staged(
+            watchlists.staged,
+            owner=strategy.created_by,
+            execution_id=commit.logs[0].execution_id,
+            now=now,
+            repo=watchlists.repo,
+        )
+        move_statuses(
+            strategy.node_graph, commit.trades, owner=strategy.created_by, now=now, repo=watchlists.repo
+        )
+    except StorageError as exc:
+        logger.warning(
+            "watchlist updates after the run failed",
+            extra={"strategy_id": strategy.strategy_id, "error": exc.message},
+        )
 
 
 def _commit_for(

@@ -52,6 +52,7 @@ from engine.money import ZERO
 from engine.performance import Performance, compute_performance
 from engine.portfolio import EQUITY_KEY_PREFIX, StoredEquityPoint, select_equity_curve
 from engine.services.portfolio_sync import state_from_item
+from engine.services.watchlists import check_graph_watchlists
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.executions import ExecutionLogRepository
 from engine.storage.history import HistoryRepository
@@ -59,6 +60,7 @@ from engine.storage.pages import Page
 from engine.storage.portfolios import AccountRepository, PortfolioRepository, fresh_portfolio
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
+from engine.storage.watchlists import WatchlistRepository
 
 NEXT_SLOTS = 5
 # A write conditioned on the version we read loses to a concurrent writer; re-reading and deciding again a
@@ -92,6 +94,7 @@ class Stores:
     accounts: AccountRepository
     portfolios: PortfolioRepository
     history: HistoryRepository
+    watchlists: WatchlistRepository
 
     @classmethod
     def default(cls, clients: StorageClients | None = None) -> Stores:
@@ -103,6 +106,7 @@ class Stores:
             accounts=AccountRepository(clients),
             portfolios=PortfolioRepository(clients),
             history=HistoryRepository(clients),
+            watchlists=WatchlistRepository(clients),
         )
 
 
@@ -134,6 +138,7 @@ def create_strategy(
     by one or two is cheaper than a counter item every create would have to transact with.
     """
     graph = validate_graph(node_graph)
+    check_graph_watchlists(graph, owner=owner, repo=stores.watchlists)
     if stores.strategies.count_by_owner(owner, up_to=quota) >= quota:
         raise QuotaExceeded(f"at most {quota} strategies per user", details={"quota": quota})
     strategy = Strategy(
@@ -248,6 +253,8 @@ def patch_strategy(
             details=[{"loc": [k], "msg": "not patchable"} for k in unknown],
         )
     graph = validate_graph(changes["node_graph"]) if "node_graph" in changes else None
+    if graph is not None:
+        check_graph_watchlists(graph, owner=owner, repo=stores.watchlists)
     allowed = statuses_allowing(Action.PATCH)
     for _ in range(WRITE_ATTEMPTS):
         current = stores.strategies.get(strategy_id, owner=owner)
@@ -358,6 +365,8 @@ def deploy_strategy(
         if config.trading_mode == "live":
             raise LiveTradingUnavailable("live trading is not available yet; deploy with trading_mode paper")
         validate_graph(current.node_graph, for_deploy=True)
+        # a list deleted (or never the owner's) since the graph was saved: refused before it could run
+        check_graph_watchlists(current.node_graph, owner=owner, repo=stores.watchlists)
         account = stores.accounts.get(strategy_id)
         open_positions = len(account.positions) if account is not None else 0
         if open_positions and current.paper_bankroll_usd != config.paper_bankroll_usd:
