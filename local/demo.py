@@ -31,6 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from local import demo_history
 from local.clock import FastClock, parse_instant
 from local.stack import STATE_DIR, LocalStack, StackConfig, handler_output
 
@@ -124,6 +125,8 @@ class Scenario:
     stream_every_minutes: int = 5
     volatility: float = 0.08  # standard deviation of a walk step in log-odds
     progress: bool = True
+    redeploy_index: int | None = 0  # which plan is redeployed with a new graph version halfway (None: none)
+    watchlists: bool = True  # add an alert strategy filling a watchlist and a strategy trading it
 
 
 @dataclass
@@ -147,6 +150,7 @@ class DemoResult:
     overdue_resolved: int = 0
     seconds: float = 0.0
     pause: tuple[datetime, datetime] | None = None
+    history: demo_history.HistoryResult = field(default_factory=demo_history.HistoryResult)
 
 
 class ApiFailure(Exception):
@@ -296,13 +300,26 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
     users = sorted({p.user for p in scenario.plans})
     tokens = {user: api.token(user) for user in users}
     results: list[StrategyResult] = []
-    for plan in scenario.plans:
+    history = demo_history.HistoryResult()
+    plans = list(scenario.plans)
+    if scenario.watchlists and plans:
+        owner = plans[0].user
+        history.watchlist_id, extra = demo_history.watchlist_plans(api, tokens[owner], owner)
+        plans += extra
+    for plan in plans:
         created = api.call("POST", "/strategies", tokens[plan.user], plan.body)
         sid = created["strategy_id"]
         deploy = {"paper_bankroll_usd": plan.bankroll, "frequency": plan.frequency}
         api.call("POST", f"/strategies/{sid}/deploy", tokens[plan.user], deploy)
         api.call("POST", f"/strategies/{sid}/start", tokens[plan.user])
         results.append(StrategyResult(plan=plan, strategy_id=sid))
+    if history.watchlist_id:
+        history.alert_id, history.reader_id = results[-2].strategy_id, results[-1].strategy_id
+    redeploy_at = None
+    if scenario.redeploy_index is not None and scenario.minutes >= 10:
+        redeploy_at = scenario.start + timedelta(minutes=scenario.minutes // 2)
+        history.redeployed = results[scenario.redeploy_index].strategy_id
+        history.redeployed_name = results[scenario.redeploy_index].plan.body["strategy_name"]
     mover = MarketMover(stack.polymarket, scenario.start, scenario.seed, scenario.volatility)
     pause_at = resume_at = None
     if scenario.pause_index is not None and scenario.minutes >= 20:
@@ -322,6 +339,12 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
             action = "pause" if minute == pause_at else "resume"
             api.call("POST", f"/strategies/{target.strategy_id}/{action}", tokens[target.plan.user])
             note = f"{action}d {target.plan.body['strategy_name'][:16]}"
+        if minute == redeploy_at and scenario.redeploy_index is not None:
+            target = results[scenario.redeploy_index]
+            demo_history.redeploy_with_new_graph(
+                api, tokens[target.plan.user], target.strategy_id, target.plan
+            )
+            note = f"redeployed {target.plan.body['strategy_name'][:16]}"
         if scenario.progress:
             _progress(out, index, scenario.minutes, minute, note)
     if scenario.progress and out.isatty():
@@ -333,6 +356,8 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         result.portfolio = api.call("GET", f"/strategies/{result.strategy_id}/portfolio", token)
         result.logs = api.all_items(f"/strategies/{result.strategy_id}/executions", token)
         result.trades = api.all_items(f"/strategies/{result.strategy_id}/trades", token)
+    if plans:
+        demo_history.collect(api, tokens[plans[0].user], history)
     demo = DemoResult(
         results=results,
         failures=[],
@@ -342,8 +367,9 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         resolved_markets=list(mover.resolved),
         overdue_resolved=mover.overdue_resolved,
         pause=(pause_at, resume_at) if pause_at and resume_at else None,
+        history=history,
     )
-    demo.failures = check(demo, stack, scenario)
+    demo.failures = check(demo, stack, scenario) + demo_history.check(history)
     demo.seconds = time.monotonic() - started
     return demo
 
@@ -381,7 +407,7 @@ def check_portfolio(result: StrategyResult, stack: LocalStack) -> list[str]:
     from engine.ledger import LedgerError, replay
 
     name = result.plan.body["strategy_name"]
-    trades = ledger_trades(stack, result.strategy_id)
+    trades = every_trade = ledger_trades(stack, result.strategy_id)
     if trades:
         epoch = max(t.epoch for t in trades)
         trades = [t for t in trades if t.epoch == epoch]
@@ -410,8 +436,11 @@ def check_portfolio(result: StrategyResult, stack: LocalStack) -> list[str]:
         failures.append(f"{name}: portfolio positions {held} != ledger replay {replayed}")
     if _money(portfolio.get("cash_usd", 0)) < 0:
         failures.append(f"{name}: negative cash {portfolio.get('cash_usd')}")
-    if len(result.trades) != len(trades):
-        failures.append(f"{name}: the API lists {len(result.trades)} trades, the ledger holds {len(trades)}")
+    if len(result.trades) != len(every_trade):
+        # the API lists every portfolio epoch's trades (a redeploy with nothing open starts a new one)
+        failures.append(
+            f"{name}: the API lists {len(result.trades)} trades, the ledger holds {len(every_trade)}"
+        )
     return failures
 
 
@@ -544,6 +573,7 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
     for row in rows:
         print("  ".join(row[c].ljust(widths[c]) for c in columns), file=out)
     print("", file=out)
+    demo_history.report(demo.history, out)
     if demo.failures:
         return
     first = demo.results[0]
@@ -571,6 +601,11 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
     print(f"  autopilot executions {sid} --limit 5", file=out)
     print(f"  autopilot trades {sid}", file=out)
     print(f"  autopilot performance {sid}", file=out)
+    print(f"  autopilot deployments list {sid}", file=out)
+    print(f"  autopilot versions list {sid}", file=out)
+    print(f"  autopilot events {sid}", file=out)
+    if demo.history.watchlist_id:
+        print(f"  autopilot watchlists items {demo.history.watchlist_id}", file=out)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -593,7 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     scenario = Scenario(start=parse_instant(args.start), minutes=int(args.hours * 60), seed=args.seed)
     print(
-        f"Autopilot demo: {len(scenario.plans)} strategies for 2 users, {scenario.minutes} simulated "
+        f"Autopilot demo: {len(scenario.plans)} strategies for 2 users and a watchlist pair, "
+        f"{scenario.minutes} simulated "
         f"minutes from {scenario.start.strftime('%Y-%m-%d %H:%MZ')} on the embedded local stack.",
         file=sys.stderr,
     )

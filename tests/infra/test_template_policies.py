@@ -36,8 +36,8 @@ DESIGN_ROUTES = {
     # a strategy's history (issue 13)
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("deployments", "versions", "events")},
     ("GET", "/strategies/{id}/deployments/{deployment_id}"),
-    ("GET", "/strategies/{id}/versions/{n}"),
-    ("POST", "/strategies/{id}/versions/{n}/restore"),
+    ("GET", "/strategies/{id}/versions/{graph_version}"),
+    ("POST", "/strategies/{id}/versions/{graph_version}/restore"),
     # watchlists (issue 13)
     ("POST", "/watchlists"),
     ("GET", "/watchlists"),

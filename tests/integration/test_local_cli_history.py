@@ -13,10 +13,10 @@ CASES = [
     (["deployments", "list", "s-1"], "GET /strategies/{id}/deployments", None, None),
     (["deployments", "get", "s-1", "d_1"], "GET /strategies/{id}/deployments/{deployment_id}", None, None),
     (["versions", "list", "s-1", "--limit", "3"], "GET /strategies/{id}/versions", {"limit": "3"}, None),
-    (["versions", "get", "s-1", "2"], "GET /strategies/{id}/versions/{n}", None, None),
+    (["versions", "get", "s-1", "2"], "GET /strategies/{id}/versions/{graph_version}", None, None),
     (
         ["versions", "restore", "s-1", "1", "--if-match", "4"],
-        "POST /strategies/{id}/versions/{n}/restore",
+        "POST /strategies/{id}/versions/{graph_version}/restore",
         None,
         None,
     ),
