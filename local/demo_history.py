@@ -118,10 +118,11 @@ def check(history: HistoryResult) -> list[str]:
             new, old = deployments
             if old.get("ended_at") is None or old.get("final_summary") is None:
                 failures.append(f"{history.redeployed_name}: the first deployment did not end with a summary")
-            if old.get("graph_versions") != [1] or new.get("graph_versions") != [2]:
+            # the PATCH made version 2 current while the first deployment was still the live one
+            if old.get("graph_versions") != [1, 2] or new.get("graph_versions") != [2]:
                 failures.append(
                     f"{history.redeployed_name}: graph versions {old.get('graph_versions')} then "
-                    f"{new.get('graph_versions')}, not [1] then [2]"
+                    f"{new.get('graph_versions')}, not [1, 2] then [2]"
                 )
     if history.watchlist_id:
         listed = {i["market_id"] for i in history.watchlist_items}
