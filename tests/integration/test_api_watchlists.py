@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from engine.errors import QuotaExceeded
-from engine.models.watchlist import Watchlist
+from engine.models.watchlist import MarketSnapshotInfo, Watchlist, WatchlistItem
 from engine.services import watchlists as watchlist_service
+from engine.services.watchlists import RunWatchlists
 from engine.storage.watchlists import WatchlistRepository
 from functions.control_api import app as app_module
 from local.polymarket_server import RecordedPolymarketServer
@@ -335,3 +336,73 @@ def test_an_alert_strategy_skips_markets_beyond_the_limit_and_says_so(
     decision = {node["node_id"]: node for node in run["trace"]}["alert"]["decisions"][0]
     assert decision["staged"] == 2 and decision["skipped_over_limit"] > 0
     assert _ok(api("GET", f"/watchlists/{wid}"))["items_count"] == 2
+
+
+def test_item_limit_holds_under_racing_writers(stack: AwsEnv) -> None:
+    # Given a list of a limit of 3 holding 2 items
+    repo = WatchlistRepository()
+    owner = f"racer-{unique_users()[0]}"
+    now = datetime.now(UTC)
+    repo.create(_watchlist(owner, "items-race", now), max_lists=50)
+    for n in range(2):
+        assert repo.add_item(_item("items-race", f"m{n}", now), owner=owner, max_items=3)
+    added: list[bool] = []
+
+    def add(n: int) -> None:
+        try:
+            added.append(repo.add_item(_item("items-race", f"r{n}", now), owner=owner, max_items=3))
+        except QuotaExceeded:
+            added.append(False)
+
+    # When 8 writers race to add a different market each
+    with serial_moto():
+        threads = [threading.Thread(target=add, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    # Then exactly one got in, and the count says 3
+    assert added.count(True) == 1
+    assert repo.get("items-race", owner=owner).items_count == 3
+    assert len(repo.all_items("items-race")) == 3
+
+
+def _item(wid: str, market_id: str, now: datetime) -> WatchlistItem:
+    return WatchlistItem(
+        watchlist_id=wid,
+        market_id=market_id,
+        added_at=now,
+        added_by="user",
+        snapshot=MarketSnapshotInfo(question="?"),
+    )
+
+
+def test_a_run_never_reads_another_users_list(stack: AwsEnv) -> None:
+    # Given bob's list with a market on it
+    repo = WatchlistRepository()
+    now = datetime.now(UTC)
+    bob = f"bob-{unique_users()[0]}"
+    repo.create(_watchlist(bob, "bobs-list", now), max_lists=50)
+    repo.add_item(_item("bobs-list", "m1", now), owner=bob, max_items=10)
+
+    # When a run of another owner's strategy reads it by id
+    theirs = RunWatchlists(owner="mallory", repo=repo, now=now)
+
+    # Then it reads nothing, and has no room to write; bob's own run sees the market
+    assert theirs.live_market_ids("bobs-list") == [] and theirs.room("bobs-list") == 0
+    assert RunWatchlists(owner=bob, repo=repo, now=now).live_market_ids("bobs-list") == ["m1"]
+
+
+def test_deploying_a_draft_whose_list_is_gone_is_422_naming_watchlist_id(api: Api) -> None:
+    # Given a draft reading a list that was deleted after the draft was saved (no deployed reader)
+    wid = _new_list(api)
+    sid = api.create(graph=_reader_graph(wid))
+    _ok(api("DELETE", f"/watchlists/{wid}"), 204)
+
+    # When the draft is deployed
+    answer = api("POST", f"/strategies/{sid}/deploy", body=DEPLOY_BODY)
+
+    # Then it is refused with the stored graph's path
+    assert (answer.status, answer.error_code) == (422, "validation_error")
+    assert answer.body["error"]["details"][0]["loc"] == ["node_graph", "nodes", 0, "config", "watchlist_id"]
