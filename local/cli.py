@@ -19,6 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+try:  # as a package (tests, `python -m local.cli`) or as a script next to cli_history.py
+    from local import cli_history
+except ImportError:  # pragma: no cover
+    import cli_history  # type: ignore[no-redef]
+
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 EXIT_API_ERROR = 1
 EXIT_UNREACHABLE = 3
@@ -223,6 +228,8 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
     if payload is None:
         print("ok", file=out)
         return
+    if cli_history.render(kind, payload, out):
+        return
     if kind == "strategies":
         table(payload.get("items", []), STRATEGY_COLUMNS, out)
     elif kind == "executions":
@@ -326,6 +333,8 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
     """Calls the route a parsed command names; returns (rendering kind, payload)."""
     command = args.command
     sid = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
+    if command in cli_history.COMMANDS:
+        return cli_history.run(args, client, _post_headers(args))
     if command == "strategies":
         action = args.action
         if action == "list":
@@ -375,12 +384,13 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
         query = {
             "status": args.status,
             "since": args.since,
+            "deployment_id": args.deployment,
             "limit": args.limit,
             "next_token": args.next_token,
         }
         return "executions", client.call("GET", f"/strategies/{sid}/executions", query=query)
     if command == "trades":
-        query = {"limit": args.limit, "next_token": args.next_token}
+        query = {"limit": args.limit, "next_token": args.next_token, "deployment_id": args.deployment}
         return "trades", client.call("GET", f"/strategies/{sid}/trades", query=query)
     if command == "portfolio":
         return "portfolio", client.call("GET", f"/strategies/{sid}/portfolio")
@@ -475,8 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     executions.add_argument("id")
     executions.add_argument("--status", choices=["completed", "failed", "timeout", "skipped"])
     executions.add_argument("--since", help="RFC 3339 time")
+    executions.add_argument("--deployment", help="only this deployment's logs")
     trades = commands.add_parser("trades", parents=[common, page], help="paper trades, newest first")
     trades.add_argument("id")
+    trades.add_argument("--deployment", help="only this deployment's trades")
+    cli_history.add_parsers(commands, common, post, page)
     for name in ("portfolio", "performance"):
         commands.add_parser(name, parents=[common]).add_argument("id")
     commands.add_parser("node-types", parents=[common], help="the node catalogue: every node type")

@@ -33,6 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from local import demo_history
 from local.clock import FastClock, parse_instant
 from local.stack import STATE_DIR, LocalStack, StackConfig, handler_output
 from local.webhook_sink import WebhookSink
@@ -171,6 +172,8 @@ class Scenario:
     volatility: float = 0.08  # standard deviation of a walk step in log-odds
     progress: bool = True
     alert: bool = True  # also run ALERT_STRATEGY, delivering to a local webhook
+    redeploy_index: int | None = 0  # which plan is redeployed with a new graph version halfway (None: none)
+    watchlists: bool = True  # add an alert strategy filling a watchlist and a strategy trading it
 
 
 @dataclass
@@ -195,6 +198,7 @@ class DemoResult:
     seconds: float = 0.0
     pause: tuple[datetime, datetime] | None = None
     alert: AlertResult | None = None
+    history: demo_history.HistoryResult = field(default_factory=demo_history.HistoryResult)
 
 
 class ApiFailure(Exception):
@@ -344,7 +348,13 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
     users = sorted({p.user for p in scenario.plans})
     tokens = {user: api.token(user) for user in users}
     results: list[StrategyResult] = []
-    for plan in scenario.plans:
+    history = demo_history.HistoryResult()
+    plans = list(scenario.plans)
+    if scenario.watchlists and plans:
+        owner = plans[0].user
+        history.watchlist_id, extra = demo_history.watchlist_plans(api, tokens[owner], owner)
+        plans += extra
+    for plan in plans:
         created = api.call("POST", "/strategies", tokens[plan.user], plan.body)
         sid = created["strategy_id"]
         deploy = {"paper_bankroll_usd": plan.bankroll, "frequency": plan.frequency}
@@ -352,6 +362,13 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         api.call("POST", f"/strategies/{sid}/start", tokens[plan.user])
         results.append(StrategyResult(plan=plan, strategy_id=sid))
     alert = start_alert_strategy(api, stack, tokens) if scenario.alert else None
+    if history.watchlist_id:
+        history.alert_id, history.reader_id = results[-2].strategy_id, results[-1].strategy_id
+    redeploy_at = None
+    if scenario.redeploy_index is not None and scenario.minutes >= 10:
+        redeploy_at = scenario.start + timedelta(minutes=scenario.minutes // 2)
+        history.redeployed = results[scenario.redeploy_index].strategy_id
+        history.redeployed_name = results[scenario.redeploy_index].plan.body["strategy_name"]
     mover = MarketMover(stack.polymarket, scenario.start, scenario.seed, scenario.volatility)
     pause_at = resume_at = None
     if scenario.pause_index is not None and scenario.minutes >= 20:
@@ -371,6 +388,12 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
             action = "pause" if minute == pause_at else "resume"
             api.call("POST", f"/strategies/{target.strategy_id}/{action}", tokens[target.plan.user])
             note = f"{action}d {target.plan.body['strategy_name'][:16]}"
+        if minute == redeploy_at and scenario.redeploy_index is not None:
+            target = results[scenario.redeploy_index]
+            demo_history.redeploy_with_new_graph(
+                api, tokens[target.plan.user], target.strategy_id, target.plan
+            )
+            note = f"redeployed {target.plan.body['strategy_name'][:16]}"
         if scenario.progress:
             _progress(out, index, scenario.minutes, minute, note)
     if scenario.progress and out.isatty():
@@ -385,6 +408,8 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
     if alert is not None:
         alert.sink.stop()
         alert.logs = api.all_items(f"/strategies/{alert.strategy_id}/executions", tokens[ALERT_USER])
+    if plans:
+        demo_history.collect(api, tokens[plans[0].user], history)
     demo = DemoResult(
         results=results,
         failures=[],
@@ -395,8 +420,9 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         overdue_resolved=mover.overdue_resolved,
         pause=(pause_at, resume_at) if pause_at and resume_at else None,
         alert=alert,
+        history=history,
     )
-    demo.failures = check(demo, stack, scenario)
+    demo.failures = check(demo, stack, scenario) + demo_history.check(history)
     demo.seconds = time.monotonic() - started
     return demo
 
@@ -475,7 +501,7 @@ def check_portfolio(result: StrategyResult, stack: LocalStack) -> list[str]:
     from engine.ledger import LedgerError, replay
 
     name = result.plan.body["strategy_name"]
-    trades = ledger_trades(stack, result.strategy_id)
+    trades = every_trade = ledger_trades(stack, result.strategy_id)
     if trades:
         epoch = max(t.epoch for t in trades)
         trades = [t for t in trades if t.epoch == epoch]
@@ -504,8 +530,11 @@ def check_portfolio(result: StrategyResult, stack: LocalStack) -> list[str]:
         failures.append(f"{name}: portfolio positions {held} != ledger replay {replayed}")
     if _money(portfolio.get("cash_usd", 0)) < 0:
         failures.append(f"{name}: negative cash {portfolio.get('cash_usd')}")
-    if len(result.trades) != len(trades):
-        failures.append(f"{name}: the API lists {len(result.trades)} trades, the ledger holds {len(trades)}")
+    if len(result.trades) != len(every_trade):
+        # the API lists every portfolio epoch's trades (a redeploy with nothing open starts a new one)
+        failures.append(
+            f"{name}: the API lists {len(result.trades)} trades, the ledger holds {len(every_trade)}"
+        )
     return failures
 
 
@@ -649,6 +678,7 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
             f"{sink.received[0].alert.get('title') if sink.received else '-'!r}.\n",
             file=out,
         )
+    demo_history.report(demo.history, out)
     if demo.failures:
         return
     first = demo.results[0]
@@ -676,6 +706,11 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
     print(f"  autopilot executions {sid} --limit 5", file=out)
     print(f"  autopilot trades {sid}", file=out)
     print(f"  autopilot performance {sid}", file=out)
+    print(f"  autopilot deployments list {sid}", file=out)
+    print(f"  autopilot versions list {sid}", file=out)
+    print(f"  autopilot events {sid}", file=out)
+    if demo.history.watchlist_id:
+        print(f"  autopilot watchlists items {demo.history.watchlist_id}", file=out)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -698,7 +733,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     scenario = Scenario(start=parse_instant(args.start), minutes=int(args.hours * 60), seed=args.seed)
     print(
-        f"Autopilot demo: {len(scenario.plans)} strategies for 2 users, {scenario.minutes} simulated "
+        f"Autopilot demo: {len(scenario.plans)} strategies for 2 users and a watchlist pair, "
+        f"{scenario.minutes} simulated "
         f"minutes from {scenario.start.strftime('%Y-%m-%d %H:%MZ')} on the embedded local stack.",
         file=sys.stderr,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -36,6 +37,7 @@ from engine.errors import (
     InvalidNextToken,
     InvalidTransition,
     LiveTradingUnavailable,
+    NotFound,
     PreconditionFailed,
     QuotaExceeded,
     RateLimited,
@@ -83,6 +85,9 @@ IfMatch = Annotated[
     Header(alias="if-match", max_length=64, description="the strategy's `version` (412 on mismatch)"),
 ]
 StrategyId = Annotated[str, Path(min_length=1, max_length=64)]
+DeploymentFilter = Annotated[
+    str | None, Query(min_length=1, max_length=64, description="only those of this deployment")
+]
 
 
 # -- request context ---------------------------------------------------------------------------------------
@@ -91,6 +96,11 @@ StrategyId = Annotated[str, Path(min_length=1, max_length=64)]
 def caller() -> str:
     """The JWT `sub`; the early gate already answered 401 for events without it."""
     return str(app.current_event.request_context.authorizer.jwt_claim["sub"])
+
+
+def request_time() -> datetime:
+    """The request's `now` (one clock for every route module; tests replace `utc_now`)."""
+    return utc_now()
 
 
 def request_id() -> str:
@@ -320,15 +330,16 @@ def run_strategy(strategy_id: StrategyId, idempotency_key: IdempotencyKey = None
 
 @app.get(
     "/strategies/<strategy_id>/executions",
-    summary="Execution logs, newest first",
+    summary="Execution logs, newest first (of one deployment with deployment_id)",
     responses=errors.route_docs(200, schemas.ExecutionLogListOut, 400, 404, 422),
 )
-def list_executions(
+def list_executions(  # noqa: PLR0917 (the resolver passes query parameters by name)
     strategy_id: StrategyId,
     limit: Limit = PAGE_DEFAULT,
     next_token: NextToken = None,
     status: Annotated[RunStatus | None, Query(description="only logs with this status")] = None,
     since: Annotated[AwareDatetime | None, Query(description="only slots at or after (RFC 3339)")] = None,
+    deployment_id: DeploymentFilter = None,
 ) -> schemas.ExecutionLogListOut:
     page = strategies.list_executions(
         strategy_id,
@@ -338,6 +349,7 @@ def list_executions(
         status=status.value if status is not None else None,
         since=since,
         stores=stores(),
+        deployment_id=deployment_id,
     )
     return schemas.ExecutionLogListOut(
         items=[schemas.ExecutionLogOut.model_validate(log.model_dump()) for log in page.items],
@@ -347,14 +359,22 @@ def list_executions(
 
 @app.get(
     "/strategies/<strategy_id>/trades",
-    summary="Paper trades, newest first",
+    summary="Paper trades, newest first (of one deployment with deployment_id)",
     responses=errors.route_docs(200, schemas.TradeListOut, 400, 404, 422),
 )
 def list_trades(
-    strategy_id: StrategyId, limit: Limit = PAGE_DEFAULT, next_token: NextToken = None
+    strategy_id: StrategyId,
+    limit: Limit = PAGE_DEFAULT,
+    next_token: NextToken = None,
+    deployment_id: DeploymentFilter = None,
 ) -> schemas.TradeListOut:
     page = strategies.list_trades(
-        strategy_id, owner=caller(), limit=limit, next_token=next_token, stores=stores()
+        strategy_id,
+        owner=caller(),
+        limit=limit,
+        next_token=next_token,
+        stores=stores(),
+        deployment_id=deployment_id,
     )
     return schemas.TradeListOut(
         items=[schemas.TradeOut.of(t) for t in page.items], next_token=page.next_token
@@ -395,6 +415,12 @@ def _domain_answer(exc: DomainError) -> Response[Any]:
 def _not_found(exc: StrategyNotFound) -> Response[Any]:
     # the same words whether it is missing or someone else's
     return errors.error_response("strategy_not_found", "strategy not found", request_id=request_id())
+
+
+@app.exception_handler(NotFound)
+def _sub_resource_not_found(exc: NotFound) -> Response[Any]:
+    # a deployment or graph version of the caller's own strategy that does not exist
+    return errors.error_response("not_found", exc.message, request_id=request_id())
 
 
 @app.exception_handler(InvalidTransition)
@@ -560,5 +586,16 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _record(event, answer)
     return answer
 
+
+# routes of other resources, each in its own module on this one resolver (imported last: they use the
+# helpers above)
+try:
+    from functions.control_api import history_routes, watchlist_routes
+except ImportError:  # in Lambda
+    import history_routes  # type: ignore[no-redef]
+    import watchlist_routes  # type: ignore[no-redef]
+
+app.include_router(history_routes.router)
+app.include_router(watchlist_routes.router)
 
 __all__ = ["app", "lambda_handler"]

@@ -40,18 +40,21 @@ STATUS_OF: dict[str, int] = {
     "quota_exceeded": 429,
     "rate_limited": 429,
     "internal_error": 500,
+    "market_data_unavailable": 503,
 }
 
 _DESCRIPTIONS: dict[int, str] = {
     400: "invalid_json or invalid_next_token",
     401: "unauthorized: no JWT claims",
-    404: "strategy_not_found: missing, or not the caller's",
+    404: "strategy_not_found (missing, or not the caller's) or not_found (a resource under it, a watchlist)",
     409: "invalid_transition, conflict or live_trading_unavailable",
     412: "precondition_failed: If-Match is not the strategy's version",
     413: "payload_too_large: body over 256 KB",
     422: "validation_error: details carry the field path",
-    429: "quota_exceeded (the per-user strategy quota) or rate_limited (a per-user cooldown)",
+    429: "quota_exceeded (the per-user strategy or watchlist quota, or a watchlist's item limit) or "
+    "rate_limited (a cooldown)",
     500: "internal_error: generic text and the request id",
+    503: "market_data_unavailable: the market data source cannot be reached",
 }
 
 

@@ -100,6 +100,7 @@ class StrategyOut(BaseModel):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     version: int
+    deployment_id: str | None = None
 
     @classmethod
     def of(cls, strategy: Strategy) -> StrategyOut:
@@ -138,6 +139,7 @@ class TradeOut(BaseModel):
     trade_id: str
     strategy_id: str
     execution_id: str | None = None
+    deployment_id: str | None = None
     market_id: str
     token_id: str
     question: str = ""

@@ -37,3 +37,8 @@ def test_a_short_demo_keeps_portfolio_equal_to_ledger_and_one_run_per_slot() -> 
     assert int(design["TRADES"]) > 0
     assert int(rows["High-volume scalper"]["RUNS"]) == 30 - 5  # paused for five slots
     assert result.pause is not None
+    # and the DESIGN example, redeployed halfway with graph version 2, shows its two deployments, while the
+    # alert strategy filled a watchlist the reader traded from (the checks above prove only from it)
+    assert [d["graph_versions"] for d in result.history.deployments] == [[2], [1, 2]]
+    assert result.history.deployments[1]["final_summary"] is not None
+    assert result.history.watchlist_items and int(rows["Trades the watchlist"]["RUNS"]) == 6

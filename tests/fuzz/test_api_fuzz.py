@@ -65,6 +65,7 @@ class Target:
     bob: list[str]
     bob_before: dict[str, Any]
     fuzzed: Counter[str] = field(default_factory=Counter)  # operation label -> cases sent
+    watchlists: dict[str, str] = field(default_factory=dict)  # user -> a watchlist of theirs
 
     @property
     def url(self) -> str:
@@ -92,14 +93,14 @@ def _all_items(target: Target, user: str, path: str) -> list[dict[str, Any]]:
     raise AssertionError(f"{path} did not stop paging")
 
 
-def _scan(stack: LocalStack, logical: str, ids: set[str]) -> list[dict[str, Any]]:
+def _scan(stack: LocalStack, logical: str, ids: set[str], key: str = "strategy_id") -> list[dict[str, Any]]:
     assert stack.names is not None
     client = stack.client("dynamodb")
     request: dict[str, Any] = {"TableName": stack.names.table(logical), "ConsistentRead": True}
     items: list[dict[str, Any]] = []
     for _ in range(1000):
         page = client.scan(**request)
-        items.extend(i for i in page.get("Items", []) if i.get("strategy_id", {}).get("S") in ids)
+        items.extend(i for i in page.get("Items", []) if i.get(key, {}).get("S") in ids)
         if "LastEvaluatedKey" not in page:
             break
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -120,9 +121,17 @@ def bobs_data(target: Target) -> dict[str, Any]:
             snapshot[f"{sid}{part}"] = (answer.status_code, body)
         snapshot[f"{sid}/trades"] = _all_items(target, "bob", f"/strategies/{sid}/trades")
         snapshot[f"{sid}/executions"] = _all_items(target, "bob", f"/strategies/{sid}/executions")
+        for history in ("deployments", "versions", "events"):
+            snapshot[f"{sid}/{history}"] = _all_items(target, "bob", f"/strategies/{sid}/{history}")
     ids = set(target.bob)
     for logical in ("StrategiesTable", "TradesTable", "ExecutionLogsTable", "PortfoliosTable"):
         snapshot[logical] = _scan(target.stack, logical, ids)
+    snapshot["watchlists"] = _all_items(target, "bob", "/watchlists")
+    wid = target.watchlists["bob"]
+    snapshot["watchlist items"] = _all_items(target, "bob", f"/watchlists/{wid}/items")
+    snapshot["WatchlistsTable"] = _scan(
+        target.stack, "WatchlistsTable", {"OWNER#bob", f"LIST#{wid}"}, key="pk"
+    )
     return snapshot
 
 
@@ -156,6 +165,12 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
                 )
             (target.bob if user == "bob" else target.alice).append(sid)
         stack.settle()
+        traded = target.call("bob", "GET", f"/strategies/{target.bob[0]}/trades").json()["items"]
+        for user in ("bob", "alice"):
+            wid = target.call(user, "POST", "/watchlists", {"name": f"{user}'s"}).json()["watchlist_id"]
+            items = {"market_ids": [traded[0]["market_id"]], "reason": "fuzz"}
+            target.call(user, "POST", f"/watchlists/{wid}/items", items)
+            target.watchlists[user] = wid
         target.bob_before = bobs_data(target)
         assert target.bob_before[f"{target.bob[0]}/trades"], "bob's data includes trades"
         yield target
@@ -169,6 +184,11 @@ def fuzz_operation(target: Target, label: str) -> list[str]:
     if "{strategy_id}" in operation.path:
         for sid in (*target.alice, target.bob[0]):
             parts.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters={"strategy_id": sid}))
+    if "{watchlist_id}" in operation.path:
+        for wid in target.watchlists.values():
+            parts.append(
+                operation.as_strategy(GenerationMode.POSITIVE, path_parameters={"watchlist_id": wid})
+            )
     parts.append(operation.as_strategy(GenerationMode.NEGATIVE))
     failures: dict[tuple[int, str], str] = {}
 

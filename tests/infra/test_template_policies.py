@@ -38,6 +38,20 @@ DESIGN_ROUTES = {
     ("POST", "/strategies/validate"),
     ("POST", "/strategies/preview"),
     *{(method, "/notification-settings") for method in ("PUT", "GET", "DELETE")},
+    # a strategy's history (issue 13)
+    *{("GET", f"/strategies/{{id}}/{view}") for view in ("deployments", "versions", "events")},
+    ("GET", "/strategies/{id}/deployments/{deployment_id}"),
+    ("GET", "/strategies/{id}/versions/{graph_version}"),
+    ("POST", "/strategies/{id}/versions/{graph_version}/restore"),
+    # watchlists (issue 13)
+    ("POST", "/watchlists"),
+    ("GET", "/watchlists"),
+    ("GET", "/watchlists/{watchlist_id}"),
+    ("PATCH", "/watchlists/{watchlist_id}"),
+    ("DELETE", "/watchlists/{watchlist_id}"),
+    ("POST", "/watchlists/{watchlist_id}/items"),
+    ("GET", "/watchlists/{watchlist_id}/items"),
+    ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
 }
 
 
@@ -262,6 +276,7 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "IdempotencyTable",
                 "UserSettingsTable",
                 "WebhookSecretsKey",
+                "WatchlistsTable",
             },
         ),
         (
@@ -271,6 +286,7 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionLogsTable",
                 "TradesTable",
                 "PortfoliosTable",
+                "WatchlistsTable",
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
@@ -285,6 +301,7 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionLogsTable",
                 "TradesTable",
                 "PortfoliosTable",
+                "WatchlistsTable",
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",

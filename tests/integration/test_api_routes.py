@@ -55,7 +55,8 @@ def _book_trades(strategy_id: str, *trades: Any) -> None:
 
 
 def _concrete(path: str, strategy_id: str) -> str:
-    return path.replace("{id}", strategy_id)
+    # the history routes name a deployment or a graph version under the strategy
+    return path.replace("{id}", strategy_id).replace("{deployment_id}", "d_1").replace("{graph_version}", "1")
 
 
 def _body_for(method: str, path: str) -> dict[str, Any] | None:

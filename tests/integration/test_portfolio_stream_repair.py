@@ -14,16 +14,18 @@ from typing import Any
 import pytest
 
 from engine.ledger import LedgerState
+from engine.models.strategy import DeployConfig
 from engine.models.trading import Side
 from engine.services.portfolio_stream import rebuild_portfolio, sync_strategy
 from engine.services.portfolio_sync import state_from_item, state_to_item
+from engine.services.strategies import Stores, create_strategy, deploy_strategy
 from engine.storage.dynamo import reset_clients, to_item
 from engine.storage.portfolios import AccountRepository, PortfolioRepository
 from engine.storage.strategies import StrategyRepository
 from functions.portfolio_stream import app
 from local import repair
 from tests.support.aws import AwsEnv, moto_stack
-from tests.support.builders import T0
+from tests.support.builders import EXAMPLE_GRAPH, T0
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.streams import Desk, StreamReader, stream_event, template_stream_filters
 
@@ -238,3 +240,50 @@ def test_an_old_epochs_sync_cannot_overwrite_the_redeployed_strategys_figures(de
     strategy = StrategyRepository().find(strategy_id)
     assert copied is False
     assert strategy is not None and strategy.paper_pnl_usd == D(0) and strategy.paper_positions_count == 0
+
+
+# --- deployment ids ---------------------------------------------------------------------------------------
+
+
+def test_the_stream_and_the_repair_stay_the_ledger_replay_across_two_deployments(
+    aws: AwsEnv, desk: Desk, stream: StreamReader
+) -> None:
+    # Given a strategy deployed through the use cases, trading, redeployed with its position open, trading
+    stores = Stores.default()
+    owner = "owner-deployments"
+    sid = create_strategy(
+        owner=owner, name="Two deployments", node_graph=EXAMPLE_GRAPH, now=T0, quota=10, stores=stores
+    ).strategy_id
+    config = DeployConfig(paper_bankroll_usd=D(1000), frequency="5m")
+    first = deploy_strategy(sid, owner=owner, config=config, expected_version=None, now=T0, stores=stores)
+    desk.run(sid, [(BUY, "m1", D(100), D("0.40"))], at=T0 + timedelta(minutes=5))
+    second = deploy_strategy(
+        sid, owner=owner, config=config, expected_version=None, now=T0 + timedelta(minutes=7), stores=stores
+    )
+    desk.run(
+        sid,
+        [(SELL, "m1", D(100), D("0.50")), (BUY, "m2", D(10), D("0.30"))],
+        at=T0 + timedelta(minutes=10),
+        marks={"m2": (D("0.35"), "open")},
+    )
+
+    # When the stream delivers every record (twice), then the portfolio is corrupted and repaired
+    records = stream.read()
+    deliver(records)
+    deliver(records)
+    synced = stored_state(sid)
+    corrupt(aws, sid, cash_usd=D(5))
+    code = repair.main([sid], out=io.StringIO(), err=io.StringIO(), environ=dict(os.environ))
+
+    # Then the portfolio is the replay of the one ledger both deployments wrote, before and after the repair
+    assert synced == desk.replay(sid) and code == 0 and stored_state(sid) == desk.replay(sid)
+    # and each deployment's trades are its own, through the index, with the first one's summary kept
+    assert first.deployment_id and second.deployment_id and first.deployment_id != second.deployment_id
+    mine = [
+        stores.trades.list(sid, limit=10, next_token=None, scope=owner, deployment_id=d).items
+        for d in (first.deployment_id, second.deployment_id)
+    ]
+    assert [len(trades) for trades in mine] == [1, 2]
+    assert {t.deployment_id for t in mine[1]} == {second.deployment_id}
+    ended = stores.history.get_deployment(sid, first.deployment_id)
+    assert ended is not None and ended.final_summary is not None and ended.final_summary.trades == 1

@@ -27,6 +27,7 @@ class AwsEnv:
             "TRADES_TABLE": n.table("TradesTable"),
             "PORTFOLIOS_TABLE": n.table("PortfoliosTable"),
             "IDEMPOTENCY_TABLE": n.table("IdempotencyTable"),
+            "WATCHLISTS_TABLE": n.table("WatchlistsTable"),
             "EXECUTION_QUEUE_URL": n.queues.get("ExecutionQueue", ""),
             "NOTIFICATIONS_TOPIC_ARN": n.topics.get("NotificationsTopic", ""),
             "USER_NOTIFICATIONS_TOPIC_ARN": n.topics.get("UserNotificationsTopic", ""),

@@ -31,6 +31,20 @@ ROUTES = (
     ("PUT", "/notification-settings"),
     ("GET", "/notification-settings"),
     ("DELETE", "/notification-settings"),
+    ("GET", "/strategies/{id}/deployments"),
+    ("GET", "/strategies/{id}/deployments/{deployment_id}"),
+    ("GET", "/strategies/{id}/versions"),
+    ("GET", "/strategies/{id}/versions/{graph_version}"),
+    ("POST", "/strategies/{id}/versions/{graph_version}/restore"),
+    ("GET", "/strategies/{id}/events"),
+    ("POST", "/watchlists"),
+    ("GET", "/watchlists"),
+    ("GET", "/watchlists/{watchlist_id}"),
+    ("PATCH", "/watchlists/{watchlist_id}"),
+    ("DELETE", "/watchlists/{watchlist_id}"),
+    ("POST", "/watchlists/{watchlist_id}/items"),
+    ("GET", "/watchlists/{watchlist_id}/items"),
+    ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
 )
 
 
@@ -206,6 +220,7 @@ TABLE_RESOURCES = (
     "TradesTable",
     "PortfoliosTable",
     "IdempotencyTable",
+    "WatchlistsTable",
 )
 DEPLOY_BODY: dict[str, Any] = {"paper_bankroll_usd": 1000, "frequency": "5m"}
 

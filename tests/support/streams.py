@@ -240,6 +240,7 @@ class Desk:
             account_after=apply_to_account(before, trades) if trades else None,
             marks=stored_marks,
             marked_at=at if marks is not None else None,
+            deployment_id=before.deployment_id,  # as the executor does: the account's deployment
         )
         result = RunRepository().commit_run(commit)
         assert result.ok, result

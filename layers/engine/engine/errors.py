@@ -26,6 +26,24 @@ class StrategyNotFound(DomainError):
     code = "strategy_not_found"
 
 
+class NotFound(DomainError):
+    """A resource under a strategy (a deployment, a graph version) that does not exist."""
+
+    code = "not_found"
+
+
+class DeploymentNotFound(NotFound):
+    pass
+
+
+class VersionNotFound(NotFound):
+    pass
+
+
+class WatchlistNotFound(NotFound):
+    pass
+
+
 class InvalidTransition(DomainError):
     """An action the state table does not allow; details carry the status and the allowed actions."""
 

@@ -16,6 +16,7 @@ class Settings(BaseModel):
     trades_table: str = Field(default="autopilot-trades", alias="TRADES_TABLE")
     portfolios_table: str = Field(default="autopilot-portfolios", alias="PORTFOLIOS_TABLE")
     idempotency_table: str = Field(default="autopilot-idempotency", alias="IDEMPOTENCY_TABLE")
+    watchlists_table: str = Field(default="autopilot-watchlists", alias="WATCHLISTS_TABLE")
     execution_queue_url: str = Field(default="", alias="EXECUTION_QUEUE_URL")
     notifications_topic_arn: str = Field(default="", alias="NOTIFICATIONS_TOPIC_ARN")
     # NOTIFY's alerts go to the owner: their own topic and webhook queue, never the alarms topic

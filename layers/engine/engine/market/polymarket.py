@@ -391,6 +391,12 @@ class PolymarketClient:
                 markets.setdefault(market.market_id, market)
         return [markets[m] for m in wanted if m in markets]
 
+    def get_event_markets(self, slug: str, *, deadline: Deadline) -> list[Market]:
+        """The markets of the Gamma event with this slug (none when there is no such event)."""
+        page = self._get_list("Gamma", self.gamma_url, "/events", [("slug", slug), ("limit", "1")], deadline)
+        raws = [m for event in page if isinstance(event, Mapping) for m in event.get("markets") or []]
+        return self._parse_markets(raws)
+
     def get_book(self, token_id: str, *, deadline: Deadline) -> OrderBook:
         path = "/book"
         body = self._get_json("CLOB", self.clob_url, path, [("token_id", token_id)], deadline)

@@ -40,6 +40,7 @@ class ExecutionLog(DomainModel):
     nodes_executed: int = 0
     trades_created: int = 0
     graph_version: int = 0
+    deployment_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
     missed_slots: int | None = None

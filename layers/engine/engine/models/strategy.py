@@ -147,6 +147,7 @@ class Strategy(DomainModel):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     version: int = 1
+    deployment_id: str | None = None  # the current deployment record (none before the first deploy)
     # internal scheduling state (never in API answers)
     due_at: UtcDatetime | None = None
     claim_token: str | None = None

@@ -75,6 +75,7 @@ class Trade(DomainModel):
     fill: Fill | None = None
     slot_key: str = ""
     execution_id: str | None = None
+    deployment_id: str | None = None
 
     @property
     def cash_delta(self) -> Decimal:
@@ -129,6 +130,7 @@ class Account(DomainModel):
     cash_usd: Money
     positions: dict[str, Holding] = Field(default_factory=dict)  # by token_id
     trade_seq: int = 0  # number of trades in this epoch (the last trade's seq)
+    deployment_id: str | None = None  # the deployment its trades belong to (settlements take it from here)
     version: int = 0  # optimistic concurrency counter of the stored item
     # what the orchestrator's risk rules remember between runs (equity peak, day start, exits); only
     # strategies using those rules have it, so v1 account items are unchanged

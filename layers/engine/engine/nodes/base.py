@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -14,6 +14,9 @@ from engine.clock import Deadline
 from engine.market.types import Market, MarketSource
 from engine.models.alerts import Alert
 from engine.models.trading import Account, Order
+
+if TYPE_CHECKING:
+    from engine.nodes.watchlist import WatchlistAccess
 
 
 @dataclass
@@ -44,6 +47,7 @@ class RunContext:
     # the node being run (the runner sets it) and the NOTIFY nodes' sets of the previous run, by node id
     node_id: str = ""
     alert_seen: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    watchlists: WatchlistAccess | None = None  # the owner's lists, for graphs that name one
 
 
 @dataclass

@@ -27,8 +27,13 @@ MAX_QUERY = 10_000  # with v2 narrowing the query takes everything, and `limit` 
 class DataSourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["polymarket", "positions"] = Field(
-        default="polymarket", description="`polymarket`: the tick's markets; `positions`: the markets held."
+    source: Literal["polymarket", "positions", "watchlist"] = Field(
+        default="polymarket",
+        description="`polymarket`: the tick's markets; `positions`: the markets held; `watchlist`: the live "
+        "markets of the owner's list `watchlist_id`.",
+    )
+    watchlist_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="With `source: watchlist`: the list to read."
     )
     active_only: bool = Field(default=True, description="Only open markets.")
     limit: int = Field(default=200, ge=1, le=1000, description="At most this many markets, after ordering.")
@@ -80,6 +85,10 @@ class DataSource:
     }
 
     def run(self, config: DataSourceConfig, inputs: list[Market], ctx: RunContext) -> NodeOutput:
+        if config.source == "watchlist":
+            from engine.nodes.watchlist import watchlist_markets
+
+            return watchlist_markets(config, ctx)
         notes: list[str] = []
         if config.source == "positions":
             markets = self._held(config, ctx)

@@ -19,6 +19,7 @@ BUILTINS = {
     "engine.nodes.signals:BookSignal": "BookSignal",
     "engine.nodes.logic": "Logic",
     "engine.nodes.notify": "Notify",
+    "engine.nodes.watchlist": "WatchlistSink",
 }
 
 _types: dict[str, NodeType] = {}

@@ -41,15 +41,18 @@ from engine.market.types import (
 )
 from engine.models.alerts import Alert
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
-from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
+from engine.models.history import SYSTEM_ACTOR, EventType, StrategyEvent, event_id_for
+from engine.models.strategy import ALLOWED, Action, Strategy, StrategyStatus, allowed_actions
 from engine.models.trading import Account, Trade
 from engine.nodes.base import RunContext
 from engine.services.alerts import AlertPorts, send_alerts
+from engine.services.watchlists import RunWatchlists, apply_staged, graph_watchlist_refs, move_statuses
 from engine.settings import Settings, get_settings
 from engine.storage.alert_state import AlertState, AlertStateRepository
 from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository
 from engine.storage.runs import (
+    AUTO_PAUSE_REASON,
     CommitResult,
     CommitTooLarge,
     Completion,
@@ -58,6 +61,7 @@ from engine.storage.runs import (
     RunRepository,
 )
 from engine.storage.strategies import StrategyRepository
+from engine.storage.watchlists import WatchlistRepository
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +252,7 @@ def _opening_account(strategy: Strategy) -> Account:
         epoch=strategy.portfolio_epoch,
         bankroll_usd=bankroll,
         cash_usd=bankroll,
+        deployment_id=strategy.deployment_id,
     )
 
 
@@ -275,6 +280,7 @@ def _decide(
     deadline: Deadline,
     now: datetime,
     alert_state: AlertState | None = None,
+    watchlists: RunWatchlists | None = None,
 ) -> _Decided:
     sid = strategy.strategy_id
     execution_id = execution_id_for(sid, slot.key, "run")
@@ -304,6 +310,7 @@ def _decide(
         timezone=strategy.timezone,
         risk_state=dict(account.risk_state or {}),
         alert_seen=alert_state.seen if alert_state is not None else {},
+        watchlists=watchlists,
     )
     graph = run_graph(strategy.node_graph, ctx)
     status, counts = _classify(graph, deadline)
@@ -414,6 +421,7 @@ def _logs(
             nodes_executed=decided.graph.nodes_executed,
             trades_created=len(decided.trades),
             graph_version=strategy.graph_version,
+            deployment_id=strategy.deployment_id,
             error_code=decided.error_code,
             error_message=decided.error_message,
             trace=trace,
@@ -430,6 +438,7 @@ def _logs(
                 trigger="schedule",
                 executed_at=now,
                 graph_version=strategy.graph_version,
+                deployment_id=strategy.deployment_id,
                 missed_slots=slot.missed_slots,
             )
         )
@@ -442,9 +451,12 @@ def _failed_commit(commit: RunCommit, code: str, message: str) -> RunCommit:
         update={"status": RunStatus.FAILED, "error_code": code, "error_message": message, "trades_created": 0}
     )
     completion = commit.completion
+    events = list(commit.events)
     if completion is not None:
         completion.status = RunStatus.FAILED
         completion.counts_as_failure = True
+        if completion.auto_pauses and not any(e.type is EventType.AUTO_PAUSED for e in events):
+            events.append(_auto_paused_event(run_log, at=completion.executed_at))
     elif commit.manual is not None:
         commit.manual.status = RunStatus.FAILED
     return RunCommit(
@@ -452,6 +464,25 @@ def _failed_commit(commit: RunCommit, code: str, message: str) -> RunCommit:
         logs=[run_log, *commit.logs[1:]],
         completion=completion,
         manual=commit.manual,
+        deployment_id=commit.deployment_id,
+        events=events,
+    )
+
+
+def _auto_paused_event(log: ExecutionLog, *, at: datetime) -> StrategyEvent:
+    """The timeline entry of an auto-pause, written in the same transaction as the pause itself."""
+    return StrategyEvent(
+        event_id=event_id_for(log.strategy_id, log.execution_id, "auto_paused"),
+        strategy_id=log.strategy_id,
+        type=EventType.AUTO_PAUSED,
+        at=at,
+        actor=SYSTEM_ACTOR,
+        from_status=StrategyStatus.RUNNING.value,
+        to_status=StrategyStatus.PAUSED.value,
+        reason=AUTO_PAUSE_REASON,
+        graph_version=log.graph_version,
+        deployment_id=log.deployment_id,
+        execution_id=log.execution_id,
     )
 
 
@@ -477,6 +508,7 @@ def execute(
     alert_state = _read_alert_state(engine, strategy, deadline)
     for attempt in range(2):
         account = account_before if account_before is not None else _opening_account(strategy)
+        watchlists = _run_watchlists(engine, strategy, now)
         try:
             decided = _decide(
                 engine,
@@ -487,6 +519,7 @@ def execute(
                 deadline=deadline,
                 now=now,
                 alert_state=alert_state,
+                watchlists=watchlists,
             )
         except Exception as exc:
             # an engine bug in one strategy's run is that run's failure: logged, counted, never the tick's
@@ -520,6 +553,8 @@ def execute(
         outcome: Outcome = "committed" if result.ok else "duplicate"
         if result.ok:
             _send_alerts(engine, strategy, slot, commit, decided.alerts, now=now)
+        if result.ok and watchlists is not None:
+            _after_commit(engine, strategy, commit, watchlists, now=now)
         return RunOutcome(
             sid,
             slot,
@@ -561,6 +596,36 @@ def _send_alerts(
     )
 
 
+def _run_watchlists(engine: Engine, strategy: Strategy, now: datetime) -> RunWatchlists | None:
+    """The owner's lists for a graph that names one (never anyone else's); None for the others."""
+    if not graph_watchlist_refs(strategy.node_graph):
+        return None
+    return RunWatchlists(owner=strategy.created_by, repo=WatchlistRepository(engine.clients), now=now)
+
+
+def _after_commit(
+    engine: Engine, strategy: Strategy, commit: RunCommit, watchlists: RunWatchlists, *, now: datetime
+) -> None:
+    """Outside the run's transaction, once it is committed: the WATCHLIST writes it staged, and the item
+    statuses of the markets it entered or left. Both idempotent; a failure here never fails the run."""
+    try:
+        apply_staged(
+            watchlists.staged,
+            owner=strategy.created_by,
+            execution_id=commit.logs[0].execution_id,
+            now=now,
+            repo=watchlists.repo,
+        )
+        move_statuses(
+            strategy.node_graph, commit.trades, owner=strategy.created_by, now=now, repo=watchlists.repo
+        )
+    except StorageError as exc:
+        logger.warning(
+            "watchlist updates after the run failed",
+            extra={"strategy_id": strategy.strategy_id, "error": exc.message},
+        )
+
+
 def _commit_for(
     strategy: Strategy,
     slot: RunSlot,
@@ -582,9 +647,26 @@ def _commit_for(
         settled_at=decided.settled_at,
         alert_seen=decided.alert_seen,
         alert_state_version=decided.alert_state_version,
+        deployment_id=strategy.deployment_id,
     )
+    execution_id = commit.logs[0].execution_id
     if claim_token is None:
         commit.manual = ManualStats(execution_ms=ms, status=decided.status, executed_at=now)
+        commit.events.append(
+            StrategyEvent(
+                event_id=event_id_for(strategy.strategy_id, execution_id),
+                strategy_id=strategy.strategy_id,
+                type=EventType.RUN_NOW,
+                at=now,
+                actor=strategy.created_by,  # only the owner can run it now
+                from_status=strategy.status.value,
+                to_status=strategy.status.value,
+                reason=decided.status.value,
+                graph_version=strategy.graph_version,
+                deployment_id=strategy.deployment_id,
+                execution_id=execution_id,
+            )
+        )
     else:
         cron = strategy.schedule_cron or schedule.FREQUENCIES.get(strategy.frequency or "", "")
         commit.completion = Completion(
@@ -598,6 +680,10 @@ def _commit_for(
             max_consecutive_failures=strategy.max_consecutive_failures,
             risk_pause_reason=decided.pause_reason,
         )
+        if commit.completion.auto_pauses:
+            # in the same transaction as the pause itself: the timeline cannot miss or invent it
+            log = commit.logs[0].model_copy(update={"deployment_id": strategy.deployment_id})
+            commit.events.append(_auto_paused_event(log, at=now))
     return commit
 
 

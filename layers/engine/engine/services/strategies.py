@@ -16,6 +16,7 @@ from typing import Any
 from engine import schedule
 from engine.errors import (
     Conflict,
+    DeploymentNotFound,
     InvalidTransition,
     LiveTradingUnavailable,
     PreconditionFailed,
@@ -25,12 +26,23 @@ from engine.errors import (
 from engine.graph.validate import is_alert_graph, validate_graph
 from engine.ledger import LedgerState
 from engine.models.execution import ExecutionLog
+from engine.models.history import (
+    Deployment,
+    DeploymentSummary,
+    EventType,
+    GraphVersion,
+    StrategyEvent,
+    new_deployment_id,
+    new_event_id,
+    summarize_change,
+)
 from engine.models.portfolio import Portfolio
 from engine.models.strategy import (
     ALLOWED,
     Action,
     DeployConfig,
     ExecutionMode,
+    NodeGraph,
     PauseReason,
     Strategy,
     StrategyStatus,
@@ -41,12 +53,15 @@ from engine.money import ZERO
 from engine.performance import Performance, compute_performance
 from engine.portfolio import EQUITY_KEY_PREFIX, StoredEquityPoint, select_equity_curve
 from engine.services.portfolio_sync import state_from_item
+from engine.services.watchlists import check_graph_watchlists
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.executions import ExecutionLogRepository
+from engine.storage.history import HistoryRepository
 from engine.storage.pages import Page
 from engine.storage.portfolios import AccountRepository, PortfolioRepository, fresh_portfolio
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
+from engine.storage.watchlists import WatchlistRepository
 
 NEXT_SLOTS = 5
 # A write conditioned on the version we read loses to a concurrent writer; re-reading and deciding again a
@@ -79,6 +94,8 @@ class Stores:
     trades: TradeRepository
     accounts: AccountRepository
     portfolios: PortfolioRepository
+    history: HistoryRepository
+    watchlists: WatchlistRepository
 
     @classmethod
     def default(cls, clients: StorageClients | None = None) -> Stores:
@@ -89,6 +106,8 @@ class Stores:
             trades=TradeRepository(clients),
             accounts=AccountRepository(clients),
             portfolios=PortfolioRepository(clients),
+            history=HistoryRepository(clients),
+            watchlists=WatchlistRepository(clients),
         )
 
 
@@ -120,6 +139,7 @@ def create_strategy(
     by one or two is cheaper than a counter item every create would have to transact with.
     """
     graph = validate_graph(node_graph)
+    check_graph_watchlists(graph, owner=owner, repo=stores.watchlists)
     if stores.strategies.count_by_owner(owner, up_to=quota) >= quota:
         raise QuotaExceeded(f"at most {quota} strategies per user", details={"quota": quota})
     strategy = Strategy(
@@ -132,8 +152,45 @@ def create_strategy(
         created_at=now,
         updated_at=now,
     )
-    stores.strategies.create(strategy)
+    first = GraphVersion(
+        strategy_id=strategy.strategy_id,
+        graph_version=strategy.graph_version,
+        node_graph=graph,
+        created_at=now,
+        created_by=owner,
+        summary=summarize_change(None, graph),
+    )
+    created = _event(strategy, EventType.CREATED, actor=owner, at=now, to_status=strategy.status)
+    stores.strategies.create(
+        strategy, also=[stores.history.put_version(first), stores.history.put_event(created)]
+    )
     return strategy
+
+
+def _event(
+    strategy: Strategy,
+    type_: EventType,
+    *,
+    actor: str,
+    at: datetime,
+    from_status: StrategyStatus | None = None,
+    to_status: StrategyStatus | None = None,
+    reason: str | None = None,
+    graph_version: int | None = None,
+    deployment_id: str | None = None,
+) -> StrategyEvent:
+    return StrategyEvent(
+        event_id=new_event_id(),
+        strategy_id=strategy.strategy_id,
+        type=type_,
+        at=at,
+        actor=actor,
+        from_status=from_status.value if from_status is not None else None,
+        to_status=to_status.value if to_status is not None else None,
+        reason=reason,
+        graph_version=graph_version if graph_version is not None else strategy.graph_version,
+        deployment_id=deployment_id if deployment_id is not None else strategy.deployment_id,
+    )
 
 
 def upcoming_slots(strategy: Strategy, *, now: datetime, count: int = NEXT_SLOTS) -> list[datetime]:
@@ -182,9 +239,14 @@ def patch_strategy(
     expected_version: int | None,
     now: datetime,
     stores: Stores,
+    restored_from: int | None = None,
 ) -> Strategy:
     """Change name, description or graph. A different graph bumps `graph_version`; runs read the strategy
-    when they start, so the change applies from the next run. Nothing to change: the strategy as it is."""
+    when they start, so the change applies from the next run. Nothing to change: the strategy as it is.
+
+    A graph change keeps the new graph as a version, lands in the live deployment's `graph_versions` and on
+    the timeline, all in the same transaction as the strategy update (`restored_from`: a restore of that
+    version, so the timeline says `restored`)."""
     unknown = sorted(set(changes) - set(PATCHABLE))
     if unknown:
         raise ValidationFailed(
@@ -192,6 +254,8 @@ def patch_strategy(
             details=[{"loc": [k], "msg": "not patchable"} for k in unknown],
         )
     graph = validate_graph(changes["node_graph"]) if "node_graph" in changes else None
+    if graph is not None:
+        check_graph_watchlists(graph, owner=owner, repo=stores.watchlists)
     allowed = statuses_allowing(Action.PATCH)
     for _ in range(WRITE_ATTEMPTS):
         current = stores.strategies.get(strategy_id, owner=owner)
@@ -201,9 +265,14 @@ def patch_strategy(
         for name in ("strategy_name", "strategy_description"):
             if name in changes and changes[name] != getattr(current, name):
                 to_set[name] = changes[name]
+        also: list[dict[str, Any]] = []
         if graph is not None and graph.model_dump() != current.node_graph.model_dump():
+            number = current.graph_version + 1
             to_set["node_graph"] = graph
-            to_set["graph_version"] = current.graph_version + 1
+            to_set["graph_version"] = number
+            also = _graph_change_items(
+                current, graph, number, owner=owner, now=now, stores=stores, restored_from=restored_from
+            )
         if not to_set:
             return current
         try:
@@ -214,12 +283,51 @@ def patch_strategy(
                 allowed_status=allowed,
                 set_fields=to_set,
                 now=now,
+                also=also,
             )
         except PreconditionFailed:
             if expected_version is not None:
                 raise
             # someone else changed it between our read and write: decide again on the fresh item
     raise Conflict("the strategy keeps changing; try again")
+
+
+def _graph_change_items(
+    current: Strategy,
+    graph: NodeGraph,
+    number: int,
+    *,
+    owner: str,
+    now: datetime,
+    stores: Stores,
+    restored_from: int | None,
+) -> list[dict[str, Any]]:
+    """The history a graph change writes with the strategy update: the version, the timeline entry, and
+    the number appended to the live deployment (a running strategy takes it from its next slot)."""
+    version = GraphVersion(
+        strategy_id=current.strategy_id,
+        graph_version=number,
+        node_graph=graph,
+        created_at=now,
+        created_by=owner,
+        summary=(f"restored from version {restored_from}; " if restored_from else "")
+        + summarize_change(current.node_graph, graph),
+        restored_from=restored_from,
+    )
+    event = _event(
+        current,
+        EventType.RESTORED if restored_from else EventType.GRAPH_CHANGED,
+        actor=owner,
+        at=now,
+        from_status=current.status,
+        to_status=current.status,
+        reason=f"version {restored_from}" if restored_from else None,
+        graph_version=number,
+    )
+    items = [stores.history.put_version(version), stores.history.put_event(event)]
+    if current.deployment_id is not None:
+        items.append(stores.history.append_graph_version(current.strategy_id, current.deployment_id, number))
+    return items
 
 
 def delete_strategy(strategy_id: str, *, owner: str, stores: Stores) -> None:
@@ -259,6 +367,8 @@ def deploy_strategy(
             raise LiveTradingUnavailable("live trading is not available yet; deploy with trading_mode paper")
         alert = is_alert_graph(validate_graph(current.node_graph, for_deploy=True))
         _check_bankroll(config, alert=alert)
+        # a list deleted (or never the owner's) since the graph was saved: refused before it could run
+        check_graph_watchlists(current.node_graph, owner=owner, repo=stores.watchlists)
         account = stores.accounts.get(strategy_id)
         open_positions = len(account.positions) if account is not None else 0
         if open_positions and alert:
@@ -291,6 +401,29 @@ def deploy_strategy(
             "pause_reason": None,
             "portfolio_epoch": epoch,
         }
+        deployment = Deployment(
+            deployment_id=new_deployment_id(now),
+            strategy_id=strategy_id,
+            trading_mode=config.trading_mode,
+            paper_bankroll_usd=config.paper_bankroll_usd,
+            frequency=config.frequency,
+            schedule_cron=config.cron,
+            timezone=config.timezone,
+            auto_start=config.auto_start,
+            max_consecutive_failures=config.max_consecutive_failures,
+            deployed_at=now,
+            deployed_by=owner,
+            graph_versions=[current.graph_version],
+        )
+        to_set["deployment_id"] = deployment.deployment_id
+        also = [stores.history.put_deployment(deployment)]
+        if current.deployment_id is not None:
+            summary = _final_summary(current, stores)
+            also.append(
+                stores.history.end_deployment(
+                    strategy_id, current.deployment_id, ended_at=now, summary=summary
+                )
+            )
         if fresh:
             to_set.update(paper_pnl_usd=ZERO, paper_positions_count=0)
         if config.auto_start:
@@ -300,6 +433,17 @@ def deploy_strategy(
             )
         else:
             to_set["status"] = StrategyStatus.DEPLOYED
+        deployed_event = _event(
+            current,
+            EventType.DEPLOYED,
+            actor=owner,
+            at=now,
+            from_status=current.status,
+            to_status=to_set["status"],
+            reason="redeploy" if current.deployment_id is not None else None,
+            deployment_id=deployment.deployment_id,
+        )
+        also.append(stores.history.put_event(deployed_event))
         try:
             deployed = stores.strategies.update(
                 strategy_id,
@@ -308,6 +452,7 @@ def deploy_strategy(
                 allowed_status=statuses_allowing(Action.DEPLOY),
                 set_fields=to_set,
                 now=now,
+                also=also,
             )
         except PreconditionFailed:
             if expected_version is not None:
@@ -316,8 +461,17 @@ def deploy_strategy(
         if fresh and config.paper_bankroll_usd is not None:
             # After the strategy update: had it lost a race, nothing would be reset. A run cannot slip in
             # between: the first slot is strictly after now, and the account's version keeps counting.
-            stores.accounts.open(strategy_id, bankroll=config.paper_bankroll_usd, epoch=epoch, now=now)
+            stores.accounts.open(
+                strategy_id,
+                bankroll=config.paper_bankroll_usd,
+                epoch=epoch,
+                now=now,
+                deployment_id=deployment.deployment_id,
+            )
             stores.portfolios.reset(strategy_id, bankroll=config.paper_bankroll_usd, epoch=epoch, now=now)
+        else:
+            # the open positions carry on: their next trades and settlements belong to this deployment
+            stores.accounts.follow_deployment(strategy_id, deployment.deployment_id)
         return deployed
     raise Conflict("the strategy keeps changing; try again")
 
@@ -334,6 +488,32 @@ def _check_bankroll(config: DeployConfig, *, alert: bool) -> None:
             "paper_bankroll_usd is required: the strategy's graph trades (it has an ORCHESTRATOR)",
             details=[{"loc": ["body", "paper_bankroll_usd"], "msg": "Field required"}],
         )
+
+
+def _final_summary(strategy: Strategy, stores: Stores) -> DeploymentSummary:
+    """The ending deployment's figures: its portfolio at this moment and the trades it made."""
+    portfolio = stores.portfolios.get_portfolio(strategy.strategy_id)
+    if portfolio is None:
+        bankroll = strategy.paper_bankroll_usd or ZERO
+        portfolio = fresh_portfolio(strategy.strategy_id, bankroll, strategy.updated_at)
+    trades = (
+        stores.trades.count_by_deployment(strategy.deployment_id) if strategy.deployment_id is not None else 0
+    )
+    return DeploymentSummary(
+        equity_usd=portfolio.equity_usd,
+        total_pnl_usd=portfolio.total_pnl_usd,
+        roi_pct=portfolio.roi_pct,
+        trades=trades,
+        win_rate=portfolio.win_rate,
+    )
+
+
+_EVENT_OF: dict[Action, EventType] = {
+    Action.START: EventType.STARTED,
+    Action.PAUSE: EventType.PAUSED,
+    Action.RESUME: EventType.RESUMED,
+    Action.STOP: EventType.STOPPED,
+}
 
 
 def _transition_fields(action: Action, strategy: Strategy, now: datetime) -> dict[str, Any]:
@@ -362,6 +542,16 @@ def change_state(strategy_id: str, action: Action, *, owner: str, now: datetime,
     for _ in range(WRITE_ATTEMPTS):
         current = stores.strategies.get(strategy_id, owner=owner)
         ensure_allowed(current, action)
+        fields = _transition_fields(action, current, now)
+        event = _event(
+            current,
+            _EVENT_OF[action],
+            actor=owner,
+            at=now,
+            from_status=current.status,
+            to_status=fields["status"],
+            reason=fields.get("pause_reason"),
+        )
         try:
             # conditioned on the version read: the slot comes from the schedule we read
             return stores.strategies.update(
@@ -369,8 +559,9 @@ def change_state(strategy_id: str, action: Action, *, owner: str, now: datetime,
                 owner=owner,
                 expected_version=current.version,
                 allowed_status=allowed,
-                set_fields=_transition_fields(action, current, now),
+                set_fields=fields,
                 now=now,
+                also=[stores.history.put_event(event)],
             )
         except PreconditionFailed:
             continue
@@ -389,20 +580,43 @@ def list_executions(
     status: str | None,
     since: datetime | None,
     stores: Stores,
+    deployment_id: str | None = None,
 ) -> Page[ExecutionLog]:
-    """The strategy's execution logs newest first, optionally by status and from `since` on."""
+    """The strategy's execution logs newest first, optionally by status, from `since` on, and of one of
+    its deployments (DeploymentNotFound when it is not this strategy's)."""
     stores.strategies.get(strategy_id, owner=owner)
+    _ensure_deployment(strategy_id, deployment_id, stores)
     return stores.executions.list(
-        strategy_id, limit=limit, next_token=next_token, status=status, since=since, scope=owner
+        strategy_id,
+        limit=limit,
+        next_token=next_token,
+        status=status,
+        since=since,
+        scope=owner,
+        deployment_id=deployment_id,
     )
 
 
 def list_trades(
-    strategy_id: str, *, owner: str, limit: int, next_token: str | None, stores: Stores
+    strategy_id: str,
+    *,
+    owner: str,
+    limit: int,
+    next_token: str | None,
+    stores: Stores,
+    deployment_id: str | None = None,
 ) -> Page[Trade]:
-    """The strategy's paper trades newest first."""
+    """The strategy's paper trades newest first, optionally of one of its deployments."""
     stores.strategies.get(strategy_id, owner=owner)
-    return stores.trades.list(strategy_id, limit=limit, next_token=next_token, scope=owner)
+    _ensure_deployment(strategy_id, deployment_id, stores)
+    return stores.trades.list(
+        strategy_id, limit=limit, next_token=next_token, scope=owner, deployment_id=deployment_id
+    )
+
+
+def _ensure_deployment(strategy_id: str, deployment_id: str | None, stores: Stores) -> None:
+    if deployment_id is not None and stores.history.get_deployment(strategy_id, deployment_id) is None:
+        raise DeploymentNotFound("deployment not found")
 
 
 def _portfolio_record(strategy: Strategy, stores: Stores) -> tuple[Portfolio, dict[str, Any] | None]:

@@ -301,7 +301,11 @@ def settle_due(
         remaining = result.account
         if result.trades:
             commit = RunCommit(
-                strategy_id=sid, trades=result.trades, account_before=account, account_after=result.account
+                strategy_id=sid,
+                trades=result.trades,
+                account_before=account,
+                account_after=result.account,
+                deployment_id=account.deployment_id,
             )
             try:
                 with_retries(lambda c=commit: engine.runs.commit_run(c), deadline=deadline)  # type: ignore[misc]

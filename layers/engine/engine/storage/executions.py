@@ -22,6 +22,7 @@ from engine.storage.pages import Page
 from engine.storage.query import Expr, signed_page_query
 
 STORAGE_ONLY = ("log_key", "expires_at")
+BY_DEPLOYMENT = "by_deployment"  # GSI (deployment_id, log_key): a deployment's logs by slot
 
 
 def log_key(log: ExecutionLog) -> str:
@@ -72,14 +73,19 @@ class ExecutionLogRepository:
         status: str | None = None,
         since: datetime | None = None,
         scope: str,
+        deployment_id: str | None = None,
     ) -> Page[ExecutionLog]:
         """Logs newest first; `since` bounds the key, `status` filters without leaving pages short.
 
         `scope` names the caller (the owner); the token is bound to it, to this strategy's logs and to the
-        filters (`status`, `since`); `limit` may change from page to page.
+        filters (`status`, `since`, `deployment_id`); `limit` may change from page to page. With
+        `deployment_id` (checked by the caller to be this strategy's) the `by_deployment` index is read.
         """
         expr = Expr()
-        condition = f"{expr.name('strategy_id')} = {expr.value(strategy_id)}"
+        partition, value = "strategy_id", strategy_id
+        if deployment_id is not None:
+            partition, value = "deployment_id", deployment_id
+        condition = f"{expr.name(partition)} = {expr.value(value)}"
         if since is not None:
             condition += f" AND {expr.name('log_key')} >= {expr.value(time_key(since))}"
         params: dict[str, Any] = {
@@ -87,6 +93,10 @@ class ExecutionLogRepository:
             "KeyConditionExpression": condition,
             "ScanIndexForward": False,
         }
+        keys: tuple[str, ...] = ("strategy_id", "log_key")
+        if deployment_id is not None:
+            params["IndexName"] = BY_DEPLOYMENT
+            keys = (*keys, "deployment_id")
         if status is not None:
             params["FilterExpression"] = f"{expr.name('status')} = {expr.value(status)}"
         params.update(expr.kwargs())
@@ -96,11 +106,13 @@ class ExecutionLogRepository:
             settings=self.settings,
             # the filters are part of the scope: a token reused with other ones fails its signature, instead
             # of starting a query outside its key range (DynamoDB refuses that) or skipping items silently
-            scope=filtered_scope(f"executions|{scope}|{strategy_id}", status=status, since=since),
-            bound=("strategy_id", strategy_id),
+            scope=filtered_scope(
+                f"executions|{scope}|{strategy_id}|{deployment_id or ''}", status=status, since=since
+            ),
+            bound=(partition, value),
             next_token=next_token,
             limit=limit,
-            key_attributes=("strategy_id", "log_key"),
+            key_attributes=keys,
             filtered=status is not None,
             what="list execution logs",
         )

@@ -156,8 +156,16 @@ class AccountRepository:
         item = response.get("Item")
         return None if item is None else account_from_item(item)
 
-    def open(self, strategy_id: str, *, bankroll: Decimal, epoch: int, now: datetime) -> Account:
-        """A fresh account (cash = bankroll, no positions).
+    def open(
+        self,
+        strategy_id: str,
+        *,
+        bankroll: Decimal,
+        epoch: int,
+        now: datetime,
+        deployment_id: str | None = None,
+    ) -> Account:
+        """A fresh account (cash = bankroll, no positions), its trades belonging to `deployment_id`.
 
         The stored version keeps counting instead of restarting at 0, so a run that read the old account
         can never pass its `version = :read` condition against the new one.
@@ -168,8 +176,9 @@ class AccountRepository:
             f"{expr.name('bankroll_usd')} = {expr.value(bankroll)}, "
             f"{expr.name('cash_usd')} = {expr.value(bankroll)}, "
             f"{expr.name('positions')} = {expr.value({})}, "
-            f"{expr.name('trade_seq')} = {expr.value(0)} "
-            f"ADD {expr.name('version')} {expr.value(1)} "
+            f"{expr.name('trade_seq')} = {expr.value(0)}"
+            + (f", {expr.name('deployment_id')} = {expr.value(deployment_id)} " if deployment_id else " ")
+            + f"ADD {expr.name('version')} {expr.value(1)} "
             # a fresh account holds nothing: it leaves the sparse settle_due index
             f"REMOVE {expr.name('settle_shard')}, {expr.name('settle_check_at')}"
         )
@@ -184,6 +193,28 @@ class AccountRepository:
         except ClientError as exc:
             raise map_error(exc, what="open account") from exc
         return account_from_item(response["Attributes"])
+
+    def follow_deployment(self, strategy_id: str, deployment_id: str) -> bool:
+        """A redeploy that keeps the open positions: the account's next trades (settlements included)
+        belong to the new deployment. The version moves, so a run that read the account before retries on
+        it. False when there is no account."""
+        expr = Expr()
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}, "sk": {"S": ACCOUNT_SK}},
+                UpdateExpression=(
+                    f"SET {expr.name('deployment_id')} = {expr.value(deployment_id)} "
+                    f"ADD {expr.name('version')} {expr.value(1)}"
+                ),
+                ConditionExpression=f"attribute_exists({expr.name('sk')})",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise map_error(exc, what="move account to deployment") from exc
+        return True
 
 
 def fresh_portfolio(strategy_id: str, bankroll: Decimal, now: datetime) -> Portfolio:

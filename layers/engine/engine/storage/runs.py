@@ -7,19 +7,21 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from engine.errors import AccountConflict, ClaimLost, StorageError, StrategyNotFound
 from engine.ledger import LedgerError
 from engine.models.execution import ExecutionLog, RunStatus
+from engine.models.history import StrategyEvent
 from engine.models.strategy import PauseReason, StrategyStatus
 from engine.models.trading import Account, Trade
 from engine.money import ZERO
 from engine.storage.alert_state import AlertStateRepository
 from engine.storage.dynamo import StorageClients, error_code, get_clients, map_error
 from engine.storage.executions import ExecutionLogRepository
+from engine.storage.history import HistoryRepository
 from engine.storage.portfolios import ACCOUNT_SK, account_item
 from engine.storage.query import Expr
 from engine.storage.trades import TradeRepository
@@ -87,6 +89,9 @@ class RunCommit:
     # the NOTIFY nodes' new sets (None: unchanged, nothing written) and the state version the run read
     alert_seen: Mapping[str, frozenset[str]] | None = None
     alert_state_version: int = 0
+    # the deployment its trades and logs belong to (stamped on those that do not name one yet)
+    deployment_id: str | None = None
+    events: list[StrategyEvent] = field(default_factory=list)  # timeline entries (run now, auto-pause)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,16 @@ def cancellation_codes(exc: ClientError) -> list[str]:
     return [c.strip() for c in match.group(1).split(",")] if match else []
 
 
+_Stampable = TypeVar("_Stampable", Trade, ExecutionLog)
+
+
+def _stamped(record: _Stampable, deployment_id: str | None) -> _Stampable:
+    """The trade or log naming the deployment it belongs to (one that names one already keeps it)."""
+    if record.deployment_id is not None or deployment_id is None:
+        return record
+    return record.model_copy(update={"deployment_id": deployment_id})
+
+
 class RunRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
         self.clients = clients or get_clients()
@@ -113,6 +128,7 @@ class RunRepository:
         self.settings = self.clients.settings
         self.trades = TradeRepository(self.clients)
         self.logs = ExecutionLogRepository(self.clients)
+        self.history = HistoryRepository(self.clients)
 
     def commit_run(self, commit: RunCommit) -> CommitResult:
         """One TransactWriteItems: all or nothing.
@@ -141,7 +157,8 @@ class RunRepository:
         items: list[dict[str, Any]] = []
         kinds: list[str] = []
         trades_table = self.settings.trades_table
-        for trade in commit.trades:
+        for decided in commit.trades:
+            trade = _stamped(decided, commit.deployment_id)
             items.append(
                 {
                     "Put": {
@@ -156,7 +173,8 @@ class RunRepository:
         if commit.account_after is not None:
             items.append(self._account_put(commit))
             kinds.append("account")
-        for log in commit.logs:
+        for written in commit.logs:
+            log = _stamped(written, commit.deployment_id)
             items.append(
                 {
                     "Put": {
@@ -180,6 +198,9 @@ class RunRepository:
                 )
             )
             kinds.append("alert_state")
+        for event in commit.events:
+            items.append(self.history.put_event(event))
+            kinds.append("event")
         if commit.completion is not None:
             items.append(self._completion_update(commit.strategy_id, commit.completion))
             kinds.append("strategy")

@@ -6,7 +6,7 @@ import hashlib
 import heapq
 import logging
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -107,16 +107,21 @@ class StrategyRepository:
 
     # -- CRUD, scoped to the owner ----------------------------------------------------------------------
 
-    def create(self, strategy: Strategy) -> None:
-        """Store a new strategy; Conflict when the id exists."""
+    def create(self, strategy: Strategy, *, also: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Store a new strategy; Conflict when the id exists. `also`: more TransactWriteItems entries
+        (its first graph version, its `created` event) written in the same transaction."""
+        put = {
+            "TableName": self.table,
+            "Item": strategy_to_item(strategy, shards=self.settings.due_shards),
+            "ConditionExpression": "attribute_not_exists(strategy_id)",
+        }
         try:
-            self.db.put_item(
-                TableName=self.table,
-                Item=strategy_to_item(strategy, shards=self.settings.due_shards),
-                ConditionExpression="attribute_not_exists(strategy_id)",
-            )
+            if also:
+                self.db.transact_write_items(TransactItems=[{"Put": put}, *also])
+            else:
+                self.db.put_item(**put)
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise Conflict("a strategy with this id exists") from exc
             raise map_error(exc, what="create strategy") from exc
 
@@ -205,13 +210,15 @@ class StrategyRepository:
         set_fields: Mapping[str, Any],
         remove_fields: Collection[str] = (),
         now: datetime,
+        also: Sequence[Mapping[str, Any]] = (),
     ) -> Strategy:
         """One conditional UpdateItem; bumps `version` and `updated_at`; returns the new strategy.
 
         StrategyNotFound (missing or not the owner's), PreconditionFailed (version), InvalidTransition
         (status not in `allowed_status`; details carry the current status and its allowed actions).
         Setting `status` RUNNING needs `due_at` (see `scheduling_fields`); any other status leaves the
-        due index. A None value removes the attribute.
+        due index. A None value removes the attribute. `also`: more TransactWriteItems entries (history
+        items) that land with the update or not at all; a failure of one of them is a Conflict.
         """
         to_set = dict(set_fields)
         to_remove = set(remove_fields)
@@ -242,6 +249,22 @@ class StrategyRepository:
         if to_remove:
             update += " REMOVE " + ", ".join(expr.name(k) for k in sorted(to_remove))
         condition = self._owner_condition(expr, owner, expected_version, allowed_status)
+        if also:
+            return self._transact_update(
+                strategy_id,
+                {
+                    "TableName": self.table,
+                    "Key": {"strategy_id": {"S": strategy_id}},
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    **expr.kwargs(),
+                },
+                also,
+                owner=owner,
+                expected_version=expected_version,
+                allowed_status=allowed_status,
+            )
         try:
             response = self.db.update_item(
                 TableName=self.table,
@@ -257,6 +280,34 @@ class StrategyRepository:
                 exc, owner, expected_version, allowed_status, "update strategy"
             ) from exc
         return strategy_from_item(response["Attributes"])
+
+    def _transact_update(
+        self,
+        strategy_id: str,
+        update: dict[str, Any],
+        also: Sequence[Mapping[str, Any]],
+        *,
+        owner: str,
+        expected_version: int | None,
+        allowed_status: Collection[StrategyStatus] | None,
+    ) -> Strategy:
+        try:
+            self.db.transact_write_items(TransactItems=[{"Update": update}, *also])
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise map_error(exc, what="update strategy") from exc
+            reasons = exc.response.get("CancellationReasons") or []
+            first = reasons[0] if reasons else {}
+            if first.get("Code") == "ConditionalCheckFailed":
+                raise self._condition_failure(
+                    first.get("Item"), owner, expected_version, allowed_status
+                ) from exc
+            # the strategy passed; a history item did not (a racing writer got there first)
+            raise Conflict("the strategy changed meanwhile; try again") from exc
+        item = self._get_item(strategy_id)
+        if item is None:
+            raise StrategyNotFound("strategy not found")
+        return strategy_from_item(item)
 
     def delete(
         self, strategy_id: str, *, owner: str, allowed_status: Collection[StrategyStatus] | None
@@ -306,7 +357,15 @@ class StrategyRepository:
         """Which part of the condition failed, told from the item as it was (no extra read)."""
         if error_code(exc) != "ConditionalCheckFailedException":
             return map_error(exc, what=what)
-        old = exc.response.get("Item")
+        return self._condition_failure(exc.response.get("Item"), owner, expected_version, allowed_status)
+
+    def _condition_failure(
+        self,
+        old: Mapping[str, Any] | None,
+        owner: str,
+        expected_version: int | None,
+        allowed_status: Collection[StrategyStatus] | None,
+    ) -> Exception:
         if not old or old.get("created_by", {}).get("S") != owner:
             return StrategyNotFound("strategy not found")
         values = from_item(old)

@@ -17,6 +17,7 @@ from engine.storage.query import Expr, query_all, signed_page_query
 
 MARKS_ID = "~marks"
 BY_SEQ = "by_seq"
+BY_DEPLOYMENT = "by_deployment"  # GSI (deployment_id, seq_key): a deployment's trades in ledger order
 MAX_SEQ = 9_999_999_999
 
 
@@ -55,29 +56,67 @@ class TradeRepository:
             }
         )
 
-    def list(self, strategy_id: str, *, limit: int, next_token: str | None, scope: str) -> Page[Trade]:
-        """Trades newest first (ledger order, newest epoch first). `scope` names the caller (the owner)."""
+    def list(
+        self,
+        strategy_id: str,
+        *,
+        limit: int,
+        next_token: str | None,
+        scope: str,
+        deployment_id: str | None = None,
+    ) -> Page[Trade]:
+        """Trades newest first (ledger order, newest epoch first). `scope` names the caller (the owner).
+
+        With `deployment_id` (checked by the caller to be this strategy's): that deployment's trades only,
+        read through the `by_deployment` index, never a filter over the whole ledger."""
         expr = Expr()
+        index, partition, value = BY_SEQ, "strategy_id", strategy_id
+        if deployment_id is not None:
+            index, partition, value = BY_DEPLOYMENT, "deployment_id", deployment_id
         params = {
             "TableName": self.table,
-            "IndexName": BY_SEQ,
-            "KeyConditionExpression": f"{expr.name('strategy_id')} = {expr.value(strategy_id)}",
+            "IndexName": index,
+            "KeyConditionExpression": f"{expr.name(partition)} = {expr.value(value)}",
             "ScanIndexForward": False,
             **expr.kwargs(),
         }
+        keys: tuple[str, ...] = ("strategy_id", "trade_id", "seq_key")
+        if deployment_id is not None:
+            keys = (*keys, "deployment_id")
         items, token = signed_page_query(
             self.db,
             params,
             settings=self.settings,
-            scope=f"trades|{scope}|{strategy_id}",
-            bound=("strategy_id", strategy_id),
+            scope=f"trades|{scope}|{strategy_id}|{deployment_id or ''}",
+            bound=(partition, value),
             next_token=next_token,
             limit=limit,
-            key_attributes=("strategy_id", "trade_id", "seq_key"),
+            key_attributes=keys,
             filtered=False,
             what="list trades",
         )
         return Page(items=[trade_from_item(i) for i in items], next_token=token)
+
+    def count_by_deployment(self, deployment_id: str) -> int:
+        """How many trades a deployment made (a COUNT query on `by_deployment`)."""
+        expr = Expr()
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": BY_DEPLOYMENT,
+            "KeyConditionExpression": f"{expr.name('deployment_id')} = {expr.value(deployment_id)}",
+            "Select": "COUNT",
+            **expr.kwargs(),
+        }
+        count = 0
+        while True:
+            try:
+                response = self.db.query(**request)
+            except ClientError as exc:
+                raise map_error(exc, what="count trades") from exc
+            count += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                return count
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _range(self, strategy_id: str, low: str, high: str, limit: int | None) -> builtins.list[Trade]:
         expr = Expr()
