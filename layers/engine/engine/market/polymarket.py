@@ -201,6 +201,8 @@ def parse_market(raw: Mapping[str, Any]) -> Market:
         fee_schedule=_fee_schedule(raw),
         uma_resolution_status=uma_status if isinstance(uma_status, str) and uma_status else None,
         updated_at=_datetime_or_none(raw.get("updatedAt")),
+        start_date=_datetime_or_none(_first(raw, "startDate", "createdAt")),
+        closed_time=_datetime_or_none(raw.get("closedTime")),
     )
 
 

@@ -60,6 +60,10 @@ class Market:
     fee_schedule: FeeSchedule | None
     uma_resolution_status: str | None
     updated_at: datetime | None
+    # when trading opened and when the market closed (Gamma `startDate`/`createdAt`, `closedTime`): a
+    # backtest shows a market only between the two, so the past universe has no survivorship bias
+    start_date: datetime | None = None
+    closed_time: datetime | None = None
 
     @property
     def yes(self) -> OutcomeToken | None:

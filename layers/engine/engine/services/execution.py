@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from engine import schedule
 from engine.broker import PaperBroker
@@ -29,7 +29,7 @@ from engine.errors import (
 from engine.graph.runner import GraphResult, cap_trace, run_graph
 from engine.ledger import LedgerError
 from engine.market.snapshot import MarketSnapshot
-from engine.market.types import Market, MarketDataProvider, MarketQuery, OrderBook
+from engine.market.types import Market, MarketDataProvider, MarketQuery, MarketSource, OrderBook
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
 from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
 from engine.models.trading import Account, Trade
@@ -97,6 +97,18 @@ class RunOutcome:
     @property
     def status(self) -> RunStatus | None:
         return self.log.status if self.log is not None else None
+
+
+class SlotMarkets(MarketSource, Protocol):
+    """What one run reads the market through: the tick's snapshot (RunMarkets) or a backtest's past."""
+
+    def prefetch(self, market_ids: Iterable[str]) -> list[Market]: ...
+
+
+class HasBroker(Protocol):
+    """What deciding a run needs of its Engine: the broker (a backtest passes its own fill model's)."""
+
+    broker: PaperBroker
 
 
 class RunMarkets:
@@ -223,12 +235,12 @@ def _classify(graph: GraphResult, deadline: Deadline) -> tuple[RunStatus, bool |
 
 
 def _decide(
-    engine: Engine,
+    engine: HasBroker,
     strategy: Strategy,
     *,
     account: Account,
     slot: RunSlot,
-    markets: RunMarkets,
+    markets: SlotMarkets,
     deadline: Deadline,
     now: datetime,
 ) -> _Decided:
@@ -299,6 +311,10 @@ def _decide(
         marks=marks,
         settled_at=settled_at,
     )
+
+
+# A backtest replays each past slot through exactly this decision (engine.backtest).
+decide_run = _decide
 
 
 def _crashed(account: Account, exc: Exception) -> _Decided:
@@ -530,6 +546,8 @@ __all__ = [
     "RunMarkets",
     "RunOutcome",
     "RunSlot",
+    "SlotMarkets",
+    "decide_run",
     "execute",
     "is_throttling",
     "run_manual",

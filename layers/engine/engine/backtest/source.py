@@ -1,0 +1,216 @@
+"""The past as a MarketSource: the universe, prices and books as they were at one slot, and no later.
+
+A market is visible only between its start and its close (no survivorship bias). Its outcome prices at a
+slot are the last history point at or before the slot (the first outcome's series; the second outcome is its
+complement). Books are synthesised from that price with the fill model, so the paper broker fills them with
+its own rules (tick, minimum size, fees). After its close a market shows its final state, from which the
+broker settles at 1/0 or the split; a market past its end date that had not closed waits for resolution.
+Fields with no history (volume, liquidity, spread, bid/ask) carry the values known now only when the
+backtest allows proxies, and are blanked otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
+
+from engine.backtest.history import PriceSeries
+from engine.market.snapshot import order_markets
+from engine.market.types import BookLevel, Market, MarketQuery, OrderBook, OutcomeToken
+from engine.money import ONE, ZERO
+
+BPS = Decimal(10_000)
+BOOK_DEPTH = Decimal(1_000_000_000)  # one deep level: the model prices the fill, not the book's depth
+PRICE_PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class FillModel:
+    """How a backtest fills: the price at the slot, plus half the spread and the slippage, on each side."""
+
+    half_spread_bps: Decimal = Decimal(100)
+    slippage_bps: Decimal = Decimal(25)
+    fees: Literal["market", "none"] = "market"
+
+    def ask(self, price: Decimal) -> Decimal:
+        return min(ONE, price * (ONE + (self.half_spread_bps + self.slippage_bps) / BPS)).quantize(
+            PRICE_PLACES, rounding=ROUND_HALF_EVEN
+        )
+
+    def bid(self, price: Decimal) -> Decimal:
+        return max(ZERO, price * (ONE - (self.half_spread_bps + self.slippage_bps) / BPS)).quantize(
+            PRICE_PLACES, rounding=ROUND_HALF_EVEN
+        )
+
+
+class HistoricalUniverse:
+    """Every market the backtest may see (each in its final state) and the first outcome's price series."""
+
+    def __init__(
+        self,
+        markets: Iterable[Market],
+        series: dict[str, PriceSeries],
+        *,
+        fill_model: FillModel,
+        allow_proxies: bool,
+    ) -> None:
+        self.markets = [m for m in markets if len(m.outcomes) >= 2 and m.outcomes[0].token_id]
+        self.series = series
+        self.fill_model = fill_model
+        self.allow_proxies = allow_proxies
+        self.by_id = {m.market_id: m for m in self.markets}
+        self.token_market = {t.token_id: m.market_id for m in self.markets for t in m.outcomes[:2]}
+
+    def at(self, slot: datetime) -> SlotView:
+        return SlotView(self, slot)
+
+
+def _close(market: Market) -> datetime | None:
+    """When trading stopped: its end date, or its close when it closed earlier."""
+    if (
+        market.closed
+        and market.closed_time is not None
+        and (market.end_date is None or market.closed_time < market.end_date)
+    ):
+        return market.closed_time
+    return market.end_date
+
+
+class SlotView:
+    """The MarketSource (with `prefetch`) one backtest run sees: the universe at `slot`."""
+
+    def __init__(self, universe: HistoricalUniverse, slot: datetime) -> None:
+        self._u = universe
+        self._slot = slot
+        self._states: dict[str, Market | None] = {}
+        self.book_reads = 0
+
+    @property
+    def fetched_at(self) -> datetime:
+        return self._slot
+
+    def _yes_price(self, market: Market) -> Decimal | None:
+        series = self._u.series.get(market.outcomes[0].token_id)
+        return series.at_or_before(self._slot) if series is not None else None
+
+    def _state(self, market: Market) -> Market | None:
+        """The market as it was at the slot; None before it started or while it has no price yet."""
+        if market.market_id in self._states:
+            return self._states[market.market_id]
+        state = self._build(market)
+        self._states[market.market_id] = state
+        return state
+
+    def _build(self, final: Market) -> Market | None:
+        slot = self._slot
+        if final.start_date is not None and slot < final.start_date:
+            return None
+        fees = final if self._u.fill_model.fees == "market" else None
+        if final.closed and final.closed_time is not None and slot >= final.closed_time:
+            return self._blank(replace(final, fee_schedule=fees.fee_schedule if fees else None))
+        price = self._yes_price(final)
+        if price is None:
+            return None
+        yes, no = final.outcomes[0], final.outcomes[1]
+        outcomes = (
+            OutcomeToken(yes.token_id, yes.label, price),
+            OutcomeToken(no.token_id, no.label, ONE - price),
+            *final.outcomes[2:],
+        )
+        close = _close(final)
+        trading = close is None or slot < close
+        return self._blank(
+            replace(
+                final,
+                outcomes=outcomes,
+                active=True,
+                closed=not trading,
+                accepting_orders=trading,
+                # past its end date but not closed yet: it waits for resolution, it is not resolved
+                uma_resolution_status=None if trading else "proposed",
+                fee_schedule=fees.fee_schedule if fees else None,
+                fees_enabled=final.fees_enabled if fees else False,
+                updated_at=slot,
+            )
+        )
+
+    def _blank(self, market: Market) -> Market:
+        if self._u.allow_proxies:
+            return market
+        return replace(
+            market, volume=ZERO, volume_24h=ZERO, liquidity=ZERO, spread=None, best_bid=None, best_ask=None
+        )
+
+    # -- MarketSource
+
+    def query(self, query: MarketQuery) -> list[Market]:
+        visible: list[Market] = []
+        for final in self._u.markets:
+            state = self._state(final)
+            if state is None:
+                continue
+            if query.active_only and (state.closed or not state.accepting_orders):
+                continue
+            if query.tag is not None:
+                wanted = query.tag.casefold()
+                if not any(t.casefold() == wanted for t in state.tags) and (
+                    state.category is None or state.category.casefold() != wanted
+                ):
+                    continue
+            visible.append(state)
+        return order_markets(visible, query.order_by, ascending=query.ascending)[: max(query.limit, 0)]
+
+    def market(self, market_id: str) -> Market | None:
+        final = self._u.by_id.get(market_id)
+        return self._state(final) if final is not None else None
+
+    def prefetch(self, market_ids: Iterable[str]) -> list[Market]:
+        found = (self.market(m) for m in dict.fromkeys(market_ids))
+        return [m for m in found if m is not None]
+
+    def book(self, token_id: str) -> OrderBook | None:
+        """A one-level book around the token's price at the slot (the fill model's half-spread+slippage)."""
+        self.book_reads += 1
+        market_id = self._u.token_market.get(token_id)
+        state = self.market(market_id) if market_id is not None else None
+        if state is None or state.closed:
+            return None
+        found = state.outcome_for_token(token_id)
+        if found is None or found[1].price is None:
+            return None
+        price = found[1].price
+        model = self._u.fill_model
+        ask, bid = model.ask(price), model.bid(price)
+        slot_ms = int(self._slot.timestamp() * 1000)
+        return OrderBook(
+            token_id=token_id,
+            market=state.condition_id,
+            bids=(BookLevel(bid, BOOK_DEPTH),) if bid > ZERO else (),
+            asks=(BookLevel(ask, BOOK_DEPTH),),
+            timestamp_ms=slot_ms,
+            hash=f"backtest:{price}",
+            tick_size=state.tick_size,
+            min_order_size=state.min_order_size,
+            synthetic=True,
+            fetched_at=self._slot,
+        )
+
+
+def tokens_to_load(markets: Sequence[Market], start: datetime, end: datetime) -> list[str]:
+    """The first outcome's token of every market that could be visible between start and end."""
+    wanted: list[str] = []
+    for market in markets:
+        if len(market.outcomes) < 2:
+            continue
+        if market.start_date is not None and market.start_date > end:
+            continue
+        close = _close(market)
+        if close is not None and close < start and not market.closed:
+            continue
+        if market.closed and market.closed_time is not None and market.closed_time < start:
+            continue
+        wanted.append(market.outcomes[0].token_id)
+    return wanted
