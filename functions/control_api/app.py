@@ -46,8 +46,9 @@ from engine.services import strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import errors, idempotency, schemas
+    from functions.control_api import backtests, errors, idempotency, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
+    import backtests  # type: ignore[no-redef]
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
@@ -371,6 +372,9 @@ def get_portfolio(strategy_id: StrategyId) -> schemas.PortfolioOut:
 def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
     performance = strategies.get_performance(strategy_id, owner=caller(), now=utc_now(), stores=stores())
     return schemas.PerformanceOut.model_validate(performance.model_dump())
+
+
+app.include_router(backtests.router)
 
 
 # -- errors: each domain error mapped once -----------------------------------------------------------------
