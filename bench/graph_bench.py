@@ -23,7 +23,15 @@ from engine.clock import Deadline
 from engine.graph.runner import run_graph
 from engine.graph.validate import validate_graph
 from engine.market.polymarket import parse_market
-from engine.market.types import BookLevel, Market, MarketQuery, OrderBook
+from engine.market.types import (
+    BookLevel,
+    HistoryWindow,
+    Market,
+    MarketEvent,
+    MarketQuery,
+    OrderBook,
+    PriceHistory,
+)
 from engine.models.trading import Account
 from engine.nodes.base import RunContext
 
@@ -103,6 +111,12 @@ class MemorySource:
 
     def book(self, token_id: str) -> OrderBook | None:
         return self.books.get(token_id)
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        return None
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        return []
 
 
 def measure(fn: Any, runs: int) -> list[float]:

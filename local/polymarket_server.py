@@ -10,10 +10,15 @@ as `events`, like Gamma's own `/markets` answers.
 
 Gamma: `GET /markets` (query `id` (repeatable), `closed`, `active`, `tag_id`, `tag_slug`, `order`
 (volumeNum, volume24hr, liquidityNum, endDate; missing values last), `ascending`, `limit`, `offset`),
-`GET /markets/{id}`, `GET /events` (`id`, `closed`, `active`, `tag_slug`, `limit`, `offset`).
+`GET /markets/{id}`, `GET /events` (`id`, `slug`, `closed`, `active`, `tag_id`, `tag_slug`, `limit`,
+`offset`).
 
 CLOB: `GET /book?token_id=`, `GET /price?token_id=&side=` (BUY answers the best bid, SELL the best ask),
-`GET /midpoint?token_id=`, `GET /prices-history?market=<token>&interval=&fidelity=` (the recorded series).
+`GET /midpoint?token_id=`, `GET /prices-history?market=<token>` with `interval` (1h, 6h, 1d, 1w, 1m,
+max) or `startTs`/`endTs`, and `fidelity` (minutes): the real recorded series for the one recorded token;
+for any other token of a known market a SIMULATED series that ends at the price the server serves for it
+now, marked `"simulated": true` in the body (the real API has no such field); an unknown token gets an
+empty history.
 A closed market has no book (404, like the CLOB).
 
 SYNTHETIC BOOKS: real recorded books exist for three tokens only. For any other token of a known open market
@@ -34,6 +39,7 @@ import argparse
 import copy
 import hashlib
 import json
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -52,6 +58,15 @@ _ORDER_FIELDS = {"volumeNum", "volume24hr", "liquidityNum", "endDate"}
 _DEFAULT_LIMIT = 100
 _MAX_LIMIT = 500
 _SYNTHETIC_LEVELS = 6
+_INTERVAL_SECONDS = {
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "1d": 86400,
+    "1w": 7 * 86400,
+    "1m": 30 * 86400,
+    "max": 90 * 86400,
+}
+_MAX_HISTORY_POINTS = 1500
 _ONE = Decimal(1)
 
 
@@ -379,6 +394,12 @@ class RecordedPolymarketServer:
             wanted = _flag(params, name)
             if wanted is not None:
                 items = [e for e in items if bool(e.get(name)) is wanted]
+        if params.get("slug"):
+            slugs = {v.casefold() for v in params["slug"]}
+            items = [e for e in items if str(e.get("slug", "")).casefold() in slugs]
+        if params.get("tag_id"):
+            tag_id = params["tag_id"][0]
+            items = [e for e in items if any(str(t.get("id", "")) == tag_id for t in e.get("tags") or [])]
         if params.get("tag_slug"):
             slug = params["tag_slug"][0].casefold()
             items = [
@@ -474,18 +495,120 @@ class RecordedPolymarketServer:
         token_id = (params.get("market") or [""])[0]
         if not token_id:
             return 400, {"error": "market is required"}
-        series = self._data.history.get(token_id, [])
         interval = params["interval"][0] if params.get("interval") else None
-        fidelity = params["fidelity"][0] if params.get("fidelity") else None
+        fidelity_text = params["fidelity"][0] if params.get("fidelity") else None
+        start, end = _int_or_none(params, "startTs"), _int_or_none(params, "endTs")
+        if interval is not None and interval not in _INTERVAL_SECONDS:
+            return 400, {"error": f"invalid interval {interval!r}"}
+        if interval is None and (start is None or end is None):
+            return 400, {"error": "give interval, or startTs and endTs"}
+        if start is not None and end is not None and start > end:
+            return 400, {"error": "startTs is after endTs"}
+        try:
+            fidelity = int(fidelity_text) if fidelity_text is not None else None
+        except ValueError:
+            return 400, {"error": "fidelity must be an integer number of minutes"}
+        series = self._data.history.get(token_id, [])
+        if series:
+            return 200, _recorded_history(series, interval, fidelity, start, end)
+        if token_id not in self._data.tokens:
+            return 200, {"history": []}  # unknown token: the CLOB answers an empty history
+        market_id, index = self._data.tokens[token_id]
+        return 200, self._simulated_history(
+            self._data.by_id[market_id], token_id, index, interval, fidelity, start, end
+        )
 
-        def matches(entry: dict[str, Any]) -> bool:
-            request = entry.get("request") or {}
-            if interval is not None and request.get("interval") != interval:
-                return False
-            return fidelity is None or str(request.get("fidelity")) == fidelity
+    def _simulated_history(  # noqa: PLR0917 - a private helper of _prices_history
+        self,
+        market: dict[str, Any],
+        token_id: str,
+        index: int,
+        interval: str | None,
+        fidelity: int | None,
+        start: int | None,
+        end: int | None,
+    ) -> dict[str, Any]:
+        """A made-up series that ends at the price the server serves for the token now (labelled simulated).
 
-        chosen = next((s for s in series if matches(s)), series[0] if series else None)
-        return 200, copy.deepcopy(chosen["response"]) if chosen else {"history": []}
+        The price at time t is a fixed function of (token, t): the same request answers the same series,
+        and windows overlap consistently. Smooth waves of 3 hours to 4 days, scaled to stay inside (0, 1).
+        """
+        now = int(self._clock().timestamp())
+        prices = [_dec(p) for p in _json_list(market.get("outcomePrices"))]
+        current = prices[index] if index < len(prices) and prices[index] is not None else Decimal("0.5")
+        current_f = min(max(float(current or Decimal("0.5")), 0.001), 0.999)
+        if interval is not None:
+            end = now
+            start = now - _INTERVAL_SECONDS[interval]
+        assert start is not None and end is not None
+        end = min(end, now)
+        span_minutes = max((end - start) // 60, 1)
+        step = max(fidelity or 1, -(-span_minutes // _MAX_HISTORY_POINTS)) * 60
+        if market.get("closed") or start > end:
+            return {"history": [], "simulated": True}
+        periods = [3 * 3600, 19 * 3600, 4 * 86400 + 7200]
+        phases = [float(_unit(token_id, f"phase{k}")) * 2 * math.pi for k in range(3)]
+        weights = [0.3, 0.4, 0.3]
+        amplitude = min(0.08, 0.4 * min(current_f, 1 - current_f))
+
+        def wave(t: int) -> float:
+            return sum(
+                w * math.sin(2 * math.pi * t / period + phase)
+                for w, period, phase in zip(weights, periods, phases, strict=True)
+            )
+
+        anchor = wave(now)
+        first = -(-start // step) * step  # on the step grid, so overlapping windows share their points
+        points = []
+        for t in range(first, end + 1, step):
+            price = min(max(current_f + amplitude * (wave(t) - anchor), 0.001), 0.999)
+            points.append({"t": t, "p": round(price, 4)})
+        if (not points or points[-1]["t"] != end) and end == now:
+            points.append({"t": now, "p": round(current_f, 4)})
+        return {"history": points, "simulated": True}
+
+
+def _int_or_none(params: dict[str, list[str]], name: str) -> int | None:
+    try:
+        return int(params[name][0]) if params.get(name) else None
+    except ValueError:
+        return None
+
+
+def _recorded_history(
+    series: list[dict[str, Any]],
+    interval: str | None,
+    fidelity: int | None,
+    start: int | None,
+    end: int | None,
+) -> dict[str, Any]:
+    """The recorded series: the recording made with this interval (and fidelity) as it was answered, else
+    the union of the token's recordings cut to the window (an interval ends at the last recorded point) and
+    thinned to one point per `fidelity` minutes."""
+    for entry in series:
+        request = entry.get("request") or {}
+        same_fidelity = fidelity is None or str(request.get("fidelity")) == str(fidelity)
+        if interval is not None and request.get("interval") == interval and same_fidelity:
+            return copy.deepcopy(entry["response"])
+    merged: dict[int, Any] = {}
+    for entry in series:
+        for point in entry["response"].get("history") or []:
+            merged[int(point["t"])] = point["p"]
+    times = sorted(merged)
+    if not times:
+        return {"history": []}
+    if interval is not None:
+        end = times[-1]
+        start = end - _INTERVAL_SECONDS[interval]
+    assert start is not None and end is not None
+    step = (fidelity or 1) * 60
+    points: list[dict[str, Any]] = []
+    last_bucket: int | None = None
+    for t in times:
+        if start <= t <= end and (bucket := t // step) != last_bucket:
+            last_bucket = bucket
+            points.append({"t": t, "p": merged[t]})
+    return {"history": points}
 
 
 def _handler_for(server: RecordedPolymarketServer) -> type[BaseHTTPRequestHandler]:

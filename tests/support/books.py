@@ -22,7 +22,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from engine.market.types import BookLevel, FeeSchedule, Market, MarketQuery, OrderBook, OutcomeToken
+from engine.market.types import (
+    BookLevel,
+    FeeSchedule,
+    HistoryWindow,
+    Market,
+    MarketEvent,
+    MarketQuery,
+    OrderBook,
+    OutcomeToken,
+    PriceHistory,
+)
 
 BOOKS_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "polymarket" / "clob_books_sample.json"
 FED_NO = "48458075019957098166340475646923389496510427632693703161736892736757168972646"
@@ -161,3 +171,9 @@ class FakeMarketData:
     def book(self, token_id: str) -> OrderBook | None:
         self.book_requests.append(token_id)
         return self.books.get(token_id)
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        return None
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        return []

@@ -7,7 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from engine.clock import Deadline
-from engine.market.types import Market, MarketQuery, OrderBook, OutcomeToken
+from engine.market.types import (
+    HistoryWindow,
+    Market,
+    MarketEvent,
+    MarketQuery,
+    OrderBook,
+    OutcomeToken,
+    PriceHistory,
+)
 from engine.models.trading import Account
 from engine.nodes.base import RunContext
 
@@ -62,10 +70,22 @@ def make_market(market_id: str = "m1", **overrides: Any) -> Market:
 class InMemoryMarkets:
     """A MarketSource over a fixed list: answers queries like the tick snapshot does, and records them."""
 
-    def __init__(self, markets: list[Market], fetched_at: datetime = SLOT) -> None:
+    def __init__(
+        self,
+        markets: list[Market],
+        fetched_at: datetime = SLOT,
+        *,
+        histories: dict[str, PriceHistory] | None = None,
+        events: list[MarketEvent] | None = None,
+        books: dict[str, OrderBook] | None = None,
+    ) -> None:
         self._markets = list(markets)
         self._fetched_at = fetched_at
         self.queries: list[MarketQuery] = []
+        self.histories = histories or {}
+        self.event_list = events or []
+        self.books = books or {}
+        self.history_requests: list[tuple[str, HistoryWindow]] = []
 
     @property
     def fetched_at(self) -> datetime:
@@ -87,7 +107,20 @@ class InMemoryMarkets:
         return next((m for m in self._markets if m.market_id == market_id), None)
 
     def book(self, token_id: str) -> OrderBook | None:
-        return None
+        return self.books.get(token_id)
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        self.history_requests.append((token_id, window))
+        return self.histories.get(token_id)
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        wanted = (tag_slug or "").casefold()
+        return [
+            e
+            for e in self.event_list
+            if (slug is not None and e.slug == slug)
+            or (tag_slug is not None and wanted in (t.casefold() for t in e.tags))
+        ]
 
 
 def make_context(

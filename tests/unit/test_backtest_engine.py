@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from engine.backtest.history import MemoryHistoryCache, PricePoint, window_starts
+from engine.backtest.history import MemoryHistoryCache, window_starts
 from engine.backtest.models import BacktestSpec
 from engine.backtest.replay import Prepared, check_graph, prepare, run_whole
 from engine.backtest.run import Checkpoint, backtest_strategy, ledger_summary, run_slots
 from engine.clock import Deadline
 from engine.errors import ValidationFailed
-from engine.market.types import Market, MarketQuery, OutcomeToken
+from engine.market.types import HistoryWindow, Market, MarketQuery, OutcomeToken, PriceHistory, PricePoint
 from engine.models.strategy import NodeGraph
 from engine.money import shares_floor, usd
 from tests.support.markets import make_market
@@ -37,12 +37,11 @@ class FakeHistory:
         }
         self.requests: list[tuple[str, datetime, datetime]] = []
 
-    def price_history(
-        self, token_id: str, *, start: datetime, end: datetime, fidelity_minutes: int, deadline: Deadline
-    ) -> list[PricePoint]:
-        self.requests.append((token_id, start, end))
-        lo, hi = int(start.timestamp()), int(end.timestamp())
-        return [p for p in self.series.get(token_id, []) if lo <= p.t <= hi]
+    def get_price_history(self, token_id: str, window: HistoryWindow, *, deadline: Deadline) -> PriceHistory:
+        assert window.start_ts is not None and window.end_ts is not None
+        lo, hi = window.start_ts, window.end_ts
+        self.requests.append((token_id, datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(hi, UTC)))
+        return PriceHistory(token_id, tuple(p for p in self.series.get(token_id, []) if lo <= p.t <= hi))
 
 
 def graph(orchestrator: dict[str, Any], conditions: list[dict[str, Any]] | None = None) -> NodeGraph:
@@ -350,3 +349,18 @@ def test_buy_and_hold_on_the_recorded_series_equals_the_hand_computation() -> No
     mid = outcome.chunk.curve[len(outcome.chunk.curve) // 2]
     seen = Decimal([p for at, p in points if at <= mid.at][-1])
     assert mid.equity_usd == usd(Decimal(1000) - usd(shares * ask) + usd(shares * seen))
+
+
+def test_price_history_seen_by_signals_ends_at_the_slot() -> None:
+    # Given a series with a point every hour over a day
+    market = replace(make_market("m1", end_date=T0 + timedelta(days=30)), start_date=T0 - timedelta(days=2))
+    history = FakeHistory({"m1-yes": [(T0 + timedelta(hours=h), f"0.{10 + h}") for h in range(24)]})
+    the_spec = spec(T0, T0 + timedelta(hours=23))
+    view = prepared_for([market], history, the_spec, graph(BUY_AND_HOLD)).universe.at(T0 + timedelta(hours=5))
+    # When a signal asks for the last day, and for a range reaching past the slot
+    day = view.price_history("m1-yes", HistoryWindow(interval="1d"))
+    ranged = view.price_history("m1-no", HistoryWindow(start_ts=int(T0.timestamp()), end_ts=2_000_000_000))
+    # Then neither holds a point after the slot; the second outcome is the complement
+    assert day is not None and [p.p for p in day.points][-1] == Decimal("0.15") and len(day.points) == 6
+    assert ranged is not None and ranged.points[-1].p == Decimal("0.85")
+    assert max(p.t for p in ranged.points) == int((T0 + timedelta(hours=5)).timestamp())

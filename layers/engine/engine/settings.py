@@ -26,6 +26,8 @@ class Settings(BaseModel):
     )
     polymarket_clob_url: str = Field(default="https://clob.polymarket.com", alias="POLYMARKET_CLOB_URL")
     market_snapshot_size: int = Field(default=1000, ge=1, le=10000, alias="MARKET_SNAPSHOT_SIZE")
+    history_cache_ttl_seconds: float = Field(default=60.0, ge=0, alias="HISTORY_CACHE_TTL_SECONDS")
+    history_requests_per_run: int = Field(default=100, ge=0, le=10000, alias="HISTORY_REQUESTS_PER_RUN")
     http_timeout_seconds: float = Field(default=5.0, gt=0, alias="HTTP_TIMEOUT_SECONDS")
     claim_lease_seconds: int = Field(default=120, ge=5, alias="CLAIM_LEASE_SECONDS")
     run_concurrency: int = Field(default=8, ge=1, le=64, alias="RUN_CONCURRENCY")

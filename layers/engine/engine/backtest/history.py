@@ -18,26 +18,19 @@ from typing import Protocol
 
 from engine.clock import Deadline
 from engine.errors import MarketDataUnavailable
+from engine.market.types import HistoryWindow, PriceHistory, PricePoint
 
 WINDOW = timedelta(days=14)  # /prices-history caps a startTs..endTs range; 14 days fits every fidelity
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class PricePoint:
-    t: int  # unix seconds
-    p: Decimal
-
-
 class PriceHistoryProvider(Protocol):
-    """Where price history comes from (the CLOB's `GET /prices-history` in production).
+    """Where price history comes from: the market data client's `GET /prices-history` (PolymarketClient
+    implements it). Raises MarketDataUnavailable."""
 
-    Returns the points with `start <= t <= end`, oldest first; raises MarketDataUnavailable.
-    """
-
-    def price_history(
-        self, token_id: str, *, start: datetime, end: datetime, fidelity_minutes: int, deadline: Deadline
-    ) -> list[PricePoint]: ...
+    def get_price_history(
+        self, token_id: str, window: HistoryWindow, *, deadline: Deadline
+    ) -> PriceHistory: ...
 
 
 class HistoryCache(Protocol):
@@ -89,6 +82,12 @@ class PriceSeries:
     def at_or_before(self, at: datetime) -> Decimal | None:
         i = bisect.bisect_right(self._t, int(at.timestamp()))
         return self._p[i - 1] if i else None
+
+    def between(self, lo: int, hi: int) -> tuple[PricePoint, ...]:
+        """The points with lo <= t <= hi (callers never pass an `hi` past their slot)."""
+        first = bisect.bisect_left(self._t, lo)
+        last = bisect.bisect_right(self._t, hi)
+        return tuple(PricePoint(t, p) for t, p in zip(self._t[first:last], self._p[first:last], strict=True))
 
     def median_gap_minutes(self, start: datetime, end: datetime) -> Decimal | None:
         """The typical spacing of the points inside `start..end` (the data's fidelity there)."""
@@ -144,14 +143,11 @@ class HistoryLoader:
             window_start = datetime.fromtimestamp(window_ts, UTC)
             window_end = window_start + WINDOW - timedelta(seconds=1)
             self.stats.requests += 1
+            window = HistoryWindow(
+                start_ts=window_ts, end_ts=int(window_end.timestamp()), fidelity=self._fidelity
+            )
             try:
-                fetched = self._provider.price_history(
-                    token_id,
-                    start=window_start,
-                    end=window_end,
-                    fidelity_minutes=self._fidelity,
-                    deadline=self._deadline,
-                )
+                fetched = self._provider.get_price_history(token_id, window, deadline=self._deadline).points
             except MarketDataUnavailable:
                 self.stats.failed_windows += 1
                 continue

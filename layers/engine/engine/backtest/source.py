@@ -19,7 +19,18 @@ from typing import Literal
 
 from engine.backtest.history import PriceSeries
 from engine.market.snapshot import order_markets
-from engine.market.types import BookLevel, Market, MarketQuery, OrderBook, OutcomeToken
+from engine.market.types import (
+    INTERVAL_SECONDS,
+    BookLevel,
+    HistoryWindow,
+    Market,
+    MarketEvent,
+    MarketQuery,
+    OrderBook,
+    OutcomeToken,
+    PriceHistory,
+    PricePoint,
+)
 from engine.money import ONE, ZERO
 
 BPS = Decimal(10_000)
@@ -141,7 +152,17 @@ class SlotView:
         if self._u.allow_proxies:
             return market
         return replace(
-            market, volume=ZERO, volume_24h=ZERO, liquidity=ZERO, spread=None, best_bid=None, best_ask=None
+            market,
+            volume=ZERO,
+            volume_24h=ZERO,
+            liquidity=ZERO,
+            spread=None,
+            best_bid=None,
+            best_ask=None,
+            last_trade_price=None,
+            price_change_1h=None,
+            price_change_24h=None,
+            price_change_7d=None,
         )
 
     # -- MarketSource
@@ -197,6 +218,49 @@ class SlotView:
             synthetic=True,
             fetched_at=self._slot,
         )
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        """The token's points in the window, cut at the slot: an `interval` ends at the slot, a range is
+        clipped to it. The second outcome's series is the complement of the first's."""
+        market_id = self._u.token_market.get(token_id)
+        final = self._u.by_id.get(market_id) if market_id is not None else None
+        if final is None:
+            return None
+        series = self._u.series.get(final.outcomes[0].token_id)
+        if series is None:
+            return None
+        slot_ts = int(self._slot.timestamp())
+        if window.interval is not None:
+            lo, hi = slot_ts - INTERVAL_SECONDS[window.interval], slot_ts
+        else:
+            lo, hi = window.start_ts or 0, min(window.end_ts or slot_ts, slot_ts)
+        points = series.between(lo, hi)
+        if token_id != final.outcomes[0].token_id:
+            points = tuple(PricePoint(p.t, ONE - p.p) for p in points)
+        return PriceHistory(token_id=token_id, points=points)
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        """The events of the markets trading at the slot, from their event fields (as Gamma groups them)."""
+        grouped: dict[str, list[Market]] = {}
+        for final in self._u.markets:
+            state = self._state(final)
+            if state is None or state.closed or state.event_id is None:
+                continue
+            if slug is not None and state.event_slug != slug:
+                continue
+            if tag_slug is not None and tag_slug.casefold() not in (t.casefold() for t in state.tags):
+                continue
+            grouped.setdefault(state.event_id, []).append(state)
+        return [
+            MarketEvent(
+                event_id=event_id,
+                slug=markets[0].event_slug or "",
+                title=markets[0].event_title or "",
+                tags=markets[0].tags,
+                markets=tuple(markets),
+            )
+            for event_id, markets in grouped.items()
+        ]
 
 
 def tokens_to_load(markets: Sequence[Market], start: datetime, end: datetime) -> list[str]:

@@ -29,9 +29,13 @@ from engine.market.types import (
     DEFAULT_TICK_SIZE,
     BookLevel,
     FeeSchedule,
+    HistoryWindow,
     Market,
+    MarketEvent,
     OrderBook,
     OutcomeToken,
+    PriceHistory,
+    PricePoint,
 )
 from engine.money import to_decimal
 from engine.settings import Settings, get_settings
@@ -152,6 +156,14 @@ def _fee_schedule(raw: Mapping[str, Any]) -> FeeSchedule | None:
     return FeeSchedule(rate=rate, exponent=_decimal(schedule.get("exponent"), Decimal(1)))
 
 
+def _event_field(raw: Mapping[str, Any], key: str) -> str | None:
+    for event in _events(raw)[:1]:  # Gamma nests the market's own event first
+        value = event.get(key)
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
 def parse_market(raw: Mapping[str, Any]) -> Market:
     """One Gamma `/markets` object as a Market. Raises MarketParseError when it has no id."""
     if not isinstance(raw, Mapping):
@@ -201,9 +213,59 @@ def parse_market(raw: Mapping[str, Any]) -> Market:
         fee_schedule=_fee_schedule(raw),
         uma_resolution_status=uma_status if isinstance(uma_status, str) and uma_status else None,
         updated_at=_datetime_or_none(raw.get("updatedAt")),
+        event_id=_event_field(raw, "id"),
+        event_title=_event_field(raw, "title"),
+        event_slug=_event_field(raw, "slug"),
+        last_trade_price=_decimal_or_none(raw.get("lastTradePrice")),
+        price_change_1h=_decimal_or_none(raw.get("oneHourPriceChange")),
+        price_change_24h=_decimal_or_none(raw.get("oneDayPriceChange")),
+        price_change_7d=_decimal_or_none(raw.get("oneWeekPriceChange")),
         start_date=_datetime_or_none(_first(raw, "startDate", "createdAt")),
         closed_time=_datetime_or_none(raw.get("closedTime")),
     )
+
+
+def parse_event(raw: Mapping[str, Any]) -> MarketEvent:
+    """One Gamma `/events` object with its markets (each given the event as its own, as `/markets` does)."""
+    if not isinstance(raw, Mapping) or raw.get("id") in (None, ""):
+        raise MarketParseError("an event without an id")
+    summary = {k: v for k, v in raw.items() if k != "markets"}
+    markets: list[Market] = []
+    nested = raw.get("markets")
+    for item in nested if isinstance(nested, list) else []:
+        if not isinstance(item, Mapping):
+            continue
+        try:
+            markets.append(parse_market({**item, "events": item.get("events") or [summary]}))
+        except MarketParseError as exc:
+            logger.warning("skipping an event's market that cannot be parsed: %s", exc)
+    return MarketEvent(
+        event_id=str(raw["id"]),
+        slug=str(raw.get("slug") or ""),
+        title=str(raw.get("title") or ""),
+        tags=_tags({"tags": raw.get("tags")}),
+        markets=tuple(markets),
+    )
+
+
+def parse_price_history(token_id: str, raw: Mapping[str, Any]) -> PriceHistory:
+    """A CLOB `/prices-history` body (`{"history": [{"t": unix_s, "p": price}, ...]}`), sorted by time.
+
+    Points without a time or a finite price are dropped; a repeated time keeps its last point. The local
+    recorded-data server adds `"simulated": true` to series it made up (the real API has no such field).
+    """
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("history"), list):
+        raise MarketParseError("a price history without a `history` list")
+    by_time: dict[int, Decimal] = {}
+    for point in raw["history"]:
+        if not isinstance(point, Mapping):
+            continue
+        t, p = _decimal_or_none(point.get("t")), _decimal_or_none(point.get("p"))
+        if t is None or p is None or p < 0 or p > 1:
+            continue
+        by_time[int(t)] = p
+    points = tuple(PricePoint(t=t, p=by_time[t]) for t in sorted(by_time))
+    return PriceHistory(token_id=token_id, points=points, simulated=raw.get("simulated") is True)
 
 
 def _levels(raw: object, side: str) -> tuple[BookLevel, ...]:
@@ -335,6 +397,48 @@ class PolymarketClient:
             return parse_book(body)
         except (MarketParseError, ValueError) as exc:
             raise MarketDataUnavailable(f"CLOB GET {path}: unexpected book ({exc})") from exc
+
+    def get_price_history(self, token_id: str, window: HistoryWindow, *, deadline: Deadline) -> PriceHistory:
+        """CLOB `GET /prices-history?market=<token>` with the window's interval or startTs/endTs, fidelity."""
+        path = "/prices-history"
+        params = [("market", token_id), *window.params()]
+        body = self._get_json("CLOB", self.clob_url, path, params, deadline)
+        try:
+            return parse_price_history(token_id, body)
+        except MarketParseError as exc:
+            raise MarketDataUnavailable(f"CLOB GET {path}: unexpected history ({exc})") from exc
+
+    def get_events(
+        self,
+        *,
+        deadline: Deadline,
+        slug: str | None = None,
+        tag_slug: str | None = None,
+        closed: bool | None = False,
+        max_events: int = 100,
+    ) -> list[MarketEvent]:
+        """Gamma `GET /events` by `slug` or `tag_slug` (paged up to `max_events`), each with its markets."""
+        events: list[MarketEvent] = []
+        offset = 0
+        while len(events) < max_events:
+            limit = min(self.page_size, max_events - len(events))
+            params = [("limit", str(limit)), ("offset", str(offset))]
+            if slug is not None:
+                params.append(("slug", slug))
+            if tag_slug is not None:
+                params.append(("tag_slug", tag_slug))
+            if closed is not None:
+                params.append(("closed", "true" if closed else "false"))
+            page = self._get_list("Gamma", self.gamma_url, "/events", params, deadline)
+            for raw in page:
+                try:
+                    events.append(parse_event(raw))
+                except MarketParseError as exc:
+                    logger.warning("skipping a Gamma event that cannot be parsed: %s", exc)
+            if len(page) < limit:
+                break
+            offset += len(page)
+        return events[:max_events]
 
     # -- plumbing
 

@@ -16,7 +16,17 @@ from decimal import Decimal
 
 from engine.clock import Deadline
 from engine.errors import MarketDataUnavailable
-from engine.market.types import Market, MarketDataProvider, MarketQuery, MarketSet, OrderBook
+from engine.market.history import HistoryCache, HistoryKey
+from engine.market.types import (
+    HistoryWindow,
+    Market,
+    MarketDataProvider,
+    MarketEvent,
+    MarketQuery,
+    MarketSet,
+    OrderBook,
+    PriceHistory,
+)
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
@@ -60,6 +70,19 @@ class _BookEntry:
     book: OrderBook | None = None
 
 
+@dataclass
+class _HistoryEntry:
+    done: threading.Event = field(default_factory=threading.Event)
+    history: PriceHistory | None = None
+
+
+@dataclass
+class _EventsEntry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    events: list[MarketEvent] | None = None
+    failure: MarketDataUnavailable | None = None
+
+
 class MarketSnapshot:
     """A MarketSource over a MarketDataProvider for one tick.
 
@@ -68,9 +91,20 @@ class MarketSnapshot:
     """
 
     def __init__(
-        self, provider: MarketDataProvider, *, fetched_at: datetime, max_markets: int, deadline: Deadline
+        self,
+        provider: MarketDataProvider,
+        *,
+        fetched_at: datetime,
+        max_markets: int,
+        deadline: Deadline,
+        history_cache: HistoryCache | None = None,
     ) -> None:
         self._provider = provider
+        self._history_cache = history_cache
+        self._histories: dict[HistoryKey, _HistoryEntry] = {}
+        self._events: dict[tuple[str | None, str | None], _EventsEntry] = {}
+        self.history_fetches = 0
+        self.events_fetches = 0
         self._fetched_at = fetched_at
         self._max_markets = max_markets
         self._deadline = deadline
@@ -194,3 +228,58 @@ class MarketSnapshot:
         finally:
             entry.done.set()
         return entry.book
+
+    def price_history(
+        self, token_id: str, window: HistoryWindow, *, deadline: Deadline | None = None
+    ) -> PriceHistory | None:
+        """The token's history for the window: from the container cache, or fetched at most once per snapshot
+        however many runs and threads ask; None when it cannot be had this invocation."""
+        key = (token_id, window)
+        with self._lock:
+            entry = self._histories.get(key)
+            owner = entry is None
+            if entry is None:
+                entry = self._histories[key] = _HistoryEntry()
+        effective = self._effective(deadline)
+        if not owner:
+            entry.done.wait(timeout=effective.remaining())
+            return entry.history if entry.done.is_set() else None
+        try:
+            cached = self._history_cache.get(key) if self._history_cache is not None else None
+            if cached is not None:
+                entry.history = cached
+                return cached
+            with self._lock:
+                self.history_fetches += 1
+            entry.history = self._provider.get_price_history(token_id, window, deadline=effective)
+            if self._history_cache is not None:
+                self._history_cache.put(key, entry.history)
+        except MarketDataUnavailable:
+            entry.history = None  # not retried within the invocation, nor cached beyond it
+        finally:
+            entry.done.set()
+        return entry.history
+
+    def events(
+        self, *, slug: str | None = None, tag_slug: str | None = None, deadline: Deadline | None = None
+    ) -> list[MarketEvent]:
+        """Open events by slug or tag slug, fetched once per snapshot. Raises MarketDataUnavailable (kept)."""
+        key = (slug, tag_slug)
+        with self._lock:
+            entry = self._events.setdefault(key, _EventsEntry())
+        with entry.lock:
+            if entry.events is not None:
+                return entry.events
+            if entry.failure is None:
+                with self._lock:
+                    self.events_fetches += 1
+                try:
+                    entry.events = self._provider.get_events(
+                        slug=slug, tag_slug=tag_slug, closed=False, deadline=self._effective(deadline)
+                    )
+                except MarketDataUnavailable as exc:
+                    entry.failure = exc
+                else:
+                    return entry.events
+            failure = entry.failure
+        raise MarketDataUnavailable(f"events unavailable: {failure.message}") from failure

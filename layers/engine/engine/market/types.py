@@ -15,6 +15,15 @@ from typing import Literal, Protocol
 from engine.clock import Deadline
 
 OrderBy = Literal["volume", "volume_24h", "liquidity", "end_date"]
+HistoryInterval = Literal["1h", "6h", "1d", "1w", "1m", "max"]
+INTERVAL_SECONDS: dict[str, int] = {
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "1d": 86400,
+    "1w": 7 * 86400,
+    "1m": 30 * 86400,
+    "max": 90 * 86400,  # what a strategy may ask for; the CLOB's `max` is the market's whole life
+}
 DEFAULT_MIN_ORDER_SIZE = Decimal(5)
 DEFAULT_TICK_SIZE = Decimal("0.01")
 
@@ -60,6 +69,14 @@ class Market:
     fee_schedule: FeeSchedule | None
     uma_resolution_status: str | None
     updated_at: datetime | None
+    # Gamma fields exposed to filters (strategy language v2); absent on old markets
+    event_id: str | None = None
+    event_title: str | None = None
+    event_slug: str | None = None
+    last_trade_price: Decimal | None = None
+    price_change_1h: Decimal | None = None
+    price_change_24h: Decimal | None = None
+    price_change_7d: Decimal | None = None
     # when trading opened and when the market closed (Gamma `startDate`/`createdAt`, `closedTime`): a
     # backtest shows a market only between the two, so the past universe has no survivorship bias
     start_date: datetime | None = None
@@ -160,6 +177,76 @@ class OrderBook:
 
 
 @dataclass(frozen=True, slots=True)
+class PricePoint:
+    t: int  # unix seconds
+    p: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """What a `GET /prices-history` asks for: an `interval` ending now, or `start_ts`..`end_ts`; `fidelity`
+    is the resolution in minutes (None: the CLOB's default)."""
+
+    interval: HistoryInterval | None = None
+    start_ts: int | None = None
+    end_ts: int | None = None
+    fidelity: int | None = None
+
+    def __post_init__(self) -> None:
+        ranged = self.start_ts is not None and self.end_ts is not None
+        if (self.interval is None) == (not ranged) or (self.start_ts is None) != (self.end_ts is None):
+            raise ValueError("a history window is an interval or a start_ts/end_ts pair, not both")
+        if ranged and self.start_ts is not None and self.end_ts is not None and self.start_ts > self.end_ts:
+            raise ValueError("a history window needs start_ts <= end_ts")
+        if self.fidelity is not None and self.fidelity < 1:
+            raise ValueError("fidelity is a positive number of minutes")
+
+    def params(self) -> list[tuple[str, str]]:
+        """The query parameters of the CLOB request (without `market`)."""
+        params: list[tuple[str, str]] = []
+        if self.interval is not None:
+            params.append(("interval", self.interval))
+        else:
+            params += [("startTs", str(self.start_ts)), ("endTs", str(self.end_ts))]
+        if self.fidelity is not None:
+            params.append(("fidelity", str(self.fidelity)))
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class PriceHistory:
+    """One token's price series, oldest first. `simulated`: made up by the local recorded-data server."""
+
+    token_id: str
+    points: tuple[PricePoint, ...]
+    simulated: bool = False
+
+    @property
+    def last(self) -> PricePoint | None:
+        return self.points[-1] if self.points else None
+
+    def price_at(self, t: int) -> Decimal | None:
+        """The price of the last point at or before `t` (None before the first point)."""
+        found: Decimal | None = None
+        for point in self.points:
+            if point.t > t:
+                break
+            found = point.p
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEvent:
+    """A Gamma event with its markets (tags live on events, not on their markets)."""
+
+    event_id: str
+    slug: str
+    title: str
+    tags: tuple[str, ...]
+    markets: tuple[Market, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MarketQuery:
     """What a DATA_SOURCE asks the snapshot for."""
 
@@ -185,6 +272,22 @@ class MarketDataProvider(Protocol):
         ...
 
     def get_book(self, token_id: str, *, deadline: Deadline) -> OrderBook: ...
+
+    def get_price_history(self, token_id: str, window: HistoryWindow, *, deadline: Deadline) -> PriceHistory:
+        """The token's price series for the window (CLOB `/prices-history`)."""
+        ...
+
+    def get_events(
+        self,
+        *,
+        deadline: Deadline,
+        slug: str | None = None,
+        tag_slug: str | None = None,
+        closed: bool | None = False,
+        max_events: int = 100,
+    ) -> list[MarketEvent]:
+        """Gamma events (with their markets) by slug or tag slug."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -215,3 +318,11 @@ class MarketSource(Protocol):
     def market(self, market_id: str) -> Market | None: ...
 
     def book(self, token_id: str) -> OrderBook | None: ...
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        """The token's history, or None when it cannot be had (or the run's history budget is spent)."""
+        ...
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        """Open events with their markets; raises MarketDataUnavailable when they cannot be had."""
+        ...

@@ -28,8 +28,18 @@ from engine.errors import (
 )
 from engine.graph.runner import GraphResult, cap_trace, run_graph
 from engine.ledger import LedgerError
+from engine.market.history import HistoryBudget, container_cache
 from engine.market.snapshot import MarketSnapshot
-from engine.market.types import Market, MarketDataProvider, MarketQuery, MarketSource, OrderBook
+from engine.market.types import (
+    HistoryWindow,
+    Market,
+    MarketDataProvider,
+    MarketEvent,
+    MarketQuery,
+    MarketSource,
+    OrderBook,
+    PriceHistory,
+)
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
 from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
 from engine.models.trading import Account, Trade
@@ -114,9 +124,10 @@ class HasBroker(Protocol):
 class RunMarkets:
     """The tick's snapshot seen by one run: every provider call is bounded by this run's own deadline."""
 
-    def __init__(self, snapshot: MarketSnapshot, deadline: Deadline) -> None:
+    def __init__(self, snapshot: MarketSnapshot, deadline: Deadline, *, history_budget: int = 100) -> None:
         self._snapshot = snapshot
         self._deadline = deadline
+        self.history_budget = HistoryBudget(history_budget)
 
     @property
     def fetched_at(self) -> datetime:
@@ -133,6 +144,14 @@ class RunMarkets:
 
     def prefetch(self, market_ids: Iterable[str]) -> list[Market]:
         return self._snapshot.prefetch(market_ids, deadline=self._deadline)
+
+    def price_history(self, token_id: str, window: HistoryWindow) -> PriceHistory | None:
+        if not self.history_budget.allow((token_id, window)):
+            return None  # over the run's budget: the signal skips the market and says so
+        return self._snapshot.price_history(token_id, window, deadline=self._deadline)
+
+    def events(self, *, slug: str | None = None, tag_slug: str | None = None) -> list[MarketEvent]:
+        return self._snapshot.events(slug=slug, tag_slug=tag_slug, deadline=self._deadline)
 
 
 @dataclass
@@ -161,8 +180,14 @@ class Engine:
         return RunRepository(self.clients)
 
     def snapshot(self, provider: MarketDataProvider, *, now: datetime, deadline: Deadline) -> MarketSnapshot:
+        cache = container_cache()
+        cache.ttl_seconds = self.settings.history_cache_ttl_seconds
         return MarketSnapshot(
-            provider, fetched_at=now, max_markets=self.settings.market_snapshot_size, deadline=deadline
+            provider,
+            fetched_at=now,
+            max_markets=self.settings.market_snapshot_size,
+            deadline=deadline,
+            history_cache=cache,
         )
 
 
@@ -407,7 +432,7 @@ def execute(
     """
     sid = strategy.strategy_id
     started = time.monotonic()
-    markets = RunMarkets(snapshot, deadline)
+    markets = RunMarkets(snapshot, deadline, history_budget=engine.settings.history_requests_per_run)
     account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
     for attempt in range(2):
         account = account_before if account_before is not None else _opening_account(strategy)

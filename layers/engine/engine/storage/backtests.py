@@ -17,10 +17,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from engine.backtest.history import PricePoint
 from engine.backtest.run import Checkpoint, SlotRecord
 from engine.clock import iso, parse_iso
 from engine.errors import Conflict, DomainError
+from engine.market.types import PricePoint
 from engine.models.portfolio import EquityPoint
 from engine.models.trading import Trade
 from engine.storage.dynamo import (
