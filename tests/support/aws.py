@@ -27,6 +27,8 @@ class AwsEnv:
             "TRADES_TABLE": n.table("TradesTable"),
             "PORTFOLIOS_TABLE": n.table("PortfoliosTable"),
             "IDEMPOTENCY_TABLE": n.table("IdempotencyTable"),
+            "BACKTESTS_TABLE": n.table("BacktestsTable"),
+            "BACKTEST_QUEUE_URL": n.queues.get("BacktestQueue", ""),
             "EXECUTION_QUEUE_URL": n.queues.get("ExecutionQueue", ""),
             "NOTIFICATIONS_TOPIC_ARN": n.topics.get("NotificationsTopic", ""),
             "TOKEN_SIGNING_KEY": "test-signing-key",

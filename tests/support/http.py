@@ -28,6 +28,14 @@ ROUTES = (
     ("GET", "/strategies/{id}/trades"),
     ("GET", "/strategies/{id}/portfolio"),
     ("GET", "/strategies/{id}/performance"),
+    ("POST", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests/{backtest_id}/comparison"),
+    ("POST", "/backtests"),
+    ("GET", "/backtests/{backtest_id}"),
+    ("DELETE", "/backtests/{backtest_id}"),
+    ("GET", "/backtests/{backtest_id}/trades"),
+    ("GET", "/backtests/{backtest_id}/executions"),
 )
 
 

@@ -33,29 +33,37 @@ class PriceHistoryProvider(Protocol):
     ) -> PriceHistory: ...
 
 
+WindowKey = tuple[str, int, int]  # token id, window start (epoch seconds), fidelity (minutes)
+
+
+@dataclass(frozen=True)
+class CachedWindow:
+    """A fetched window: its points, and up to when it is complete (the window's end, or the time it was
+    fetched when that came first: points after it did not exist yet)."""
+
+    points: list[PricePoint]
+    complete_until: int
+
+
 class HistoryCache(Protocol):
     """A store of fetched windows (the stack's DynamoDB table in production, a dict in tests)."""
 
-    def get_windows(
-        self, keys: Sequence[tuple[str, int, int]]
-    ) -> dict[tuple[str, int, int], list[PricePoint]]: ...
+    def get_windows(self, keys: Sequence[WindowKey]) -> dict[WindowKey, CachedWindow]: ...
 
-    def put_window(self, key: tuple[str, int, int], points: Sequence[PricePoint]) -> None: ...
+    def put_window(self, key: WindowKey, window: CachedWindow) -> None: ...
 
 
 @dataclass
 class MemoryHistoryCache:
     """A HistoryCache in memory (tests, and one backtest's own reuse)."""
 
-    windows: dict[tuple[str, int, int], list[PricePoint]] = field(default_factory=dict)
+    windows: dict[WindowKey, CachedWindow] = field(default_factory=dict)
 
-    def get_windows(
-        self, keys: Sequence[tuple[str, int, int]]
-    ) -> dict[tuple[str, int, int], list[PricePoint]]:
+    def get_windows(self, keys: Sequence[WindowKey]) -> dict[WindowKey, CachedWindow]:
         return {k: self.windows[k] for k in keys if k in self.windows}
 
-    def put_window(self, key: tuple[str, int, int], points: Sequence[PricePoint]) -> None:
-        self.windows[key] = list(points)
+    def put_window(self, key: WindowKey, window: CachedWindow) -> None:
+        self.windows[key] = window
 
 
 def window_starts(start: datetime, end: datetime) -> list[datetime]:
@@ -110,7 +118,8 @@ class HistoryStats:
 class HistoryLoader:
     """Loads tokens' series for a period: the cache first, then one provider request per token and window.
 
-    Only windows that ended before `now` are cached (a window still open would change).
+    A window fetched before its end is complete only up to when it was fetched (`now`); it serves any later
+    backtest that ends by then, and is fetched again by one that needs more.
     """
 
     def __init__(
@@ -133,15 +142,17 @@ class HistoryLoader:
         windows = window_starts(start, end)
         keys = [(t, int(w.timestamp()), self._fidelity) for t in dict.fromkeys(token_ids) for w in windows]
         found = self._cache.get_windows(keys)
-        self.stats.cached_windows += len(found)
+        end_ts = int(end.timestamp())
         points: dict[str, list[PricePoint]] = {t: [] for t in token_ids}
         for key in keys:
             token_id, window_ts, _ = key
-            if key in found:
-                points[token_id].extend(found[key])
-                continue
             window_start = datetime.fromtimestamp(window_ts, UTC)
             window_end = window_start + WINDOW - timedelta(seconds=1)
+            cached = found.get(key)
+            if cached is not None and cached.complete_until >= min(int(window_end.timestamp()), end_ts):
+                self.stats.cached_windows += 1
+                points[token_id].extend(cached.points)
+                continue
             self.stats.requests += 1
             window = HistoryWindow(
                 start_ts=window_ts, end_ts=int(window_end.timestamp()), fidelity=self._fidelity
@@ -151,8 +162,8 @@ class HistoryLoader:
             except MarketDataUnavailable:
                 self.stats.failed_windows += 1
                 continue
-            inside = [p for p in fetched if window_ts <= p.t <= int(window_end.timestamp())]
-            if window_end < self._now:
-                self._cache.put_window(key, inside)
+            complete = min(int(window_end.timestamp()), int(self._now.timestamp()))
+            inside = [p for p in fetched if window_ts <= p.t <= complete]
+            self._cache.put_window(key, CachedWindow(inside, complete))
             points[token_id].extend(inside)
         return {t: PriceSeries(pts) for t, pts in points.items()}

@@ -64,6 +64,8 @@ class BacktestSpec(BaseModel):
             raise ValueError("`end` must be after `start`")
         if self.end - self.start > timedelta(days=MAX_DAYS):
             raise ValueError(f"a backtest covers at most {MAX_DAYS} days")
+        if self.schedule_cron is not None:
+            schedule.ensure_fires(self.schedule_cron, self.timezone, self.start)
         return self
 
     @property

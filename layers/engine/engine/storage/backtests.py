@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engine.backtest.history import CachedWindow, WindowKey
 from engine.backtest.run import Checkpoint, SlotRecord
 from engine.clock import iso, parse_iso
 from engine.errors import Conflict, DomainError
@@ -359,36 +360,43 @@ class HistoryCacheRepository:
         self.writes = 0
 
     @staticmethod
-    def _key(key: tuple[str, int, int]) -> dict[str, Any]:
+    def _key(key: WindowKey) -> dict[str, Any]:
         token_id, window, fidelity = key
         return {"pk": _s(f"H#{token_id}"), "sk": _s(f"W#{window:012d}#F{fidelity}")}
 
-    def get_windows(
-        self, keys: Sequence[tuple[str, int, int]]
-    ) -> dict[tuple[str, int, int], list[PricePoint]]:
-        found: dict[tuple[str, int, int], list[PricePoint]] = {}
+    def get_windows(self, keys: Sequence[WindowKey]) -> dict[WindowKey, CachedWindow]:
+        found: dict[WindowKey, CachedWindow] = {}
         by_key = {json.dumps(self._key(k), sort_keys=True): k for k in keys}
         pending = [self._key(k) for k in keys]
         try:
             while pending:
                 batch, pending = pending[:100], pending[100:]
-                request = {self.table: {"Keys": batch, "ProjectionExpression": "pk, sk, points"}}
+                request = {
+                    self.table: {"Keys": batch, "ProjectionExpression": "pk, sk, points, complete_until"}
+                }
                 while request:
                     self.reads += 1
                     answer = self.db.batch_get_item(RequestItems=request)
                     for item in answer.get("Responses", {}).get(self.table, []):
                         key = by_key[json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)]
-                        found[key] = _decode(item["points"]["B"])
+                        found[key] = CachedWindow(
+                            _decode(item["points"]["B"]), int(item["complete_until"]["N"])
+                        )
                     request = answer.get("UnprocessedKeys") or {}
         except (ClientError, BotoCoreError) as exc:
             raise map_error(exc, what="read history cache") from exc
         return found
 
-    def put_window(self, key: tuple[str, int, int], points: Sequence[PricePoint]) -> None:
-        blob = _encode(points)
+    def put_window(self, key: WindowKey, window: CachedWindow) -> None:
+        blob = _encode(window.points)
         if len(blob) > MAX_CACHE_ITEM_BYTES:
             return
-        item = {**self._key(key), "points": {"B": blob}, "count": {"N": str(len(points))}}
+        item = {
+            **self._key(key),
+            "points": {"B": blob},
+            "count": {"N": str(len(window.points))},
+            "complete_until": {"N": str(window.complete_until)},
+        }
         try:
             self.writes += 1
             self.db.put_item(TableName=self.table, Item=item)
