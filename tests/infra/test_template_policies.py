@@ -33,6 +33,15 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    # DESIGN 9: backtests
+    ("POST", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests/{backtest_id}/comparison"),
+    ("POST", "/backtests"),
+    ("GET", "/backtests/{backtest_id}"),
+    ("DELETE", "/backtests/{backtest_id}"),
+    ("GET", "/backtests/{backtest_id}/trades"),
+    ("GET", "/backtests/{backtest_id}/executions"),
 }
 
 
@@ -170,7 +179,7 @@ def test_every_consumed_queue_redrives_to_a_dead_letter_queue_after_a_few_receiv
     # When
     redrives = {queue: _props(queue).get("RedrivePolicy") for queue in consumed}
     # Then
-    assert consumed == {"ExecutionQueue"}
+    assert consumed == {"ExecutionQueue", "BacktestQueue"}
     for queue, redrive in redrives.items():
         assert redrive is not None, f"{queue} has no dead-letter queue"
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -248,8 +257,17 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
     [
         (
             "ControlApiFunction",
-            {"StrategiesTable", "ExecutionLogsTable", "TradesTable", "PortfoliosTable", "IdempotencyTable"},
+            {
+                "StrategiesTable",
+                "ExecutionLogsTable",
+                "TradesTable",
+                "PortfoliosTable",
+                "IdempotencyTable",
+                "BacktestsTable",
+                "BacktestQueue",
+            },
         ),
+        ("BacktestWorkerFunction", {"BacktestsTable", "BacktestQueue"}),
         (
             "CronExecutorFunction",
             {
@@ -477,6 +495,10 @@ def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> Non
             },
         ),
         ("PortfolioStreamFunction", {"STRATEGIES_TABLE", "TRADES_TABLE", "PORTFOLIOS_TABLE"}),
+        (
+            "BacktestWorkerFunction",
+            {"BACKTESTS_TABLE", "BACKTEST_QUEUE_URL", "POLYMARKET_GAMMA_URL", "POLYMARKET_CLOB_URL"},
+        ),
     ],
 )
 def test_function_environment_resolves_what_each_function_reads_to_local_names(
@@ -518,7 +540,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
         "ApproximateAgeOfOldestMessage",
         str({"Fn::GetAtt": ["ExecutionQueue", "QueueName"]}),
     ) in watched
-    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ"):
+    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "BacktestDLQ"):
         assert (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",

@@ -405,11 +405,11 @@ def compare(
     strategy has no live portfolio (DRAFT)."""
     from engine.services import strategies
 
+    live_stores = live_stores or strategies.Stores.default()
+    strategy = live_stores.strategies.get(strategy_id, owner=owner)
     record = stores.backtests.get(backtest_id, owner=owner)
     if record.get("strategy_id") != strategy_id:
         raise BacktestNotFound("backtest not found")
-    live_stores = live_stores or strategies.Stores.default()
-    strategy = live_stores.strategies.get(strategy_id, owner=owner)
     live = strategies.get_performance(strategy_id, owner=owner, now=now, stores=live_stores)
     spec = BacktestSpec.model_validate_json(record["spec"])
     backtest = performance_of_record(record)
