@@ -128,7 +128,8 @@ class LocalStack:
         self.gateway_server: GatewayServer | None = None
         self.ticker: Ticker | None = None
         self.stream_poller: StreamPoller | None = None
-        self.queue_poller: QueuePoller | None = None
+        self.queue_poller: QueuePoller | None = None  # the ExecutionQueue's (the cron's overflow)
+        self.queue_pollers: dict[str, QueuePoller] = {}  # every consumed queue's, by logical id
         self.names: Names | None = None
         self.environment: dict[str, str] = {}
         self._threads: list[PollingThread] = []
@@ -204,6 +205,10 @@ class LocalStack:
             self._threads = [
                 PollingThread("local-stream-poller", stream.poll_once, idle).start(),
                 PollingThread("local-queue-poller", lambda: queue.poll_once(wait_seconds=1), idle).start(),
+                *(
+                    PollingThread(f"local-queue-poller-{i}", other.poll_once, idle).start()
+                    for i, other in enumerate(self.other_queue_pollers)
+                ),
             ]
 
     def stop(self) -> None:
@@ -355,7 +360,7 @@ class LocalStack:
                 elif kind == "SQS":
                     target = _get_att(props.get("Queue"))
                     assert target is not None, "the queue mapping names its queue with GetAtt"
-                    self.queue_poller = QueuePoller(
+                    self.queue_pollers[target[0]] = QueuePoller(
                         self.session.client("sqs", endpoint_url=self.endpoint_url),
                         QueueMapping(
                             queue_url=names.queues[target[0]],
@@ -366,6 +371,18 @@ class LocalStack:
                         ),
                         function.invoke,
                     )
+        self.queue_poller = self.queue_pollers.get("ExecutionQueue")
+
+    @property
+    def other_queue_pollers(self) -> list[QueuePoller]:
+        """The pollers of the queues other than the ExecutionQueue (the BacktestQueue's worker)."""
+        return [p for logical, p in sorted(self.queue_pollers.items()) if logical != "ExecutionQueue"]
+
+    def drain_backtests(self) -> int:
+        """Deliver the BacktestQueue until it is empty (each chunk queues the next): a driven stack's way to
+        run its backtests to completion."""
+        poller = self.queue_pollers.get("BacktestQueue")
+        return poller.drain(max_batches=100_000) if poller is not None else 0
 
     # -- use
 
