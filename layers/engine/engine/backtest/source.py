@@ -12,7 +12,7 @@ backtest allows proxies, and are blanked otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
@@ -36,6 +36,7 @@ from engine.money import ONE, ZERO
 BPS = Decimal(10_000)
 BOOK_DEPTH = Decimal(1_000_000_000)  # one deep level: the model prices the fill, not the book's depth
 PRICE_PLACES = Decimal("0.000001")
+STATE_CACHE_SIZE = 200_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,34 @@ class FillModel:
         )
 
 
+_MARKET_FIELDS = tuple(f.name for f in fields(Market))
+
+
+def _with_outcomes(template: tuple[tuple[str, object], ...], outcomes: tuple[OutcomeToken, ...]) -> Market:
+    """A market from a template's (field, value) pairs with other outcome prices: what `dataclasses.replace`
+    does, a few times faster (a slot builds hundreds of these; replace's keyword plumbing dominated)."""
+    state = object.__new__(Market)
+    set_field = object.__setattr__
+    for name, value in template:
+        set_field(state, name, value)
+    set_field(state, "outcomes", outcomes)
+    return state
+
+
+def _pairs(market: Market) -> tuple[tuple[str, object], ...]:
+    return tuple((name, getattr(market, name)) for name in _MARKET_FIELDS)
+
+
+@dataclass(frozen=True)
+class _Phases:
+    """One market's states, all but the prices fixed in advance: trading, waiting for resolution, final."""
+
+    final: Market
+    trading: tuple[tuple[str, object], ...]
+    awaiting: tuple[tuple[str, object], ...]
+    close: datetime | None
+
+
 class HistoricalUniverse:
     """Every market the backtest may see (each in its final state) and the first outcome's price series."""
 
@@ -74,6 +103,43 @@ class HistoricalUniverse:
         self.allow_proxies = allow_proxies
         self.by_id = {m.market_id: m for m in self.markets}
         self.token_market = {t.token_id: m.market_id for m in self.markets for t in m.outcomes[:2]}
+        self.phases = {m.market_id: self._phases(m) for m in self.markets}
+        # the state of a market at a price: reused by every slot that sees the same price (a coarse history
+        # shows one price for many slots), bounded so a long fine-grained backtest does not hoard them
+        self.states: dict[tuple[str, Decimal, bool], Market] = {}
+
+    def _phases(self, final: Market) -> _Phases:
+        charged = self.fill_model.fees == "market"
+        base = self._blank(
+            replace(
+                final,
+                fee_schedule=final.fee_schedule if charged else None,
+                fees_enabled=final.fees_enabled if charged else False,
+            )
+        )
+        trading = replace(base, active=True, closed=False, accepting_orders=True, uma_resolution_status=None)
+        # past its end date but not closed yet: it waits for resolution, it is not resolved
+        awaiting = replace(
+            base, active=True, closed=True, accepting_orders=False, uma_resolution_status="proposed"
+        )
+        return _Phases(final=base, trading=_pairs(trading), awaiting=_pairs(awaiting), close=_close(final))
+
+    def _blank(self, market: Market) -> Market:
+        if self.allow_proxies:
+            return market
+        return replace(
+            market,
+            volume=ZERO,
+            volume_24h=ZERO,
+            liquidity=ZERO,
+            spread=None,
+            best_bid=None,
+            best_ask=None,
+            last_trade_price=None,
+            price_change_1h=None,
+            price_change_24h=None,
+            price_change_7d=None,
+        )
 
     def at(self, slot: datetime) -> SlotView:
         return SlotView(self, slot)
@@ -119,51 +185,28 @@ class SlotView:
         slot = self._slot
         if final.start_date is not None and slot < final.start_date:
             return None
-        fees = final if self._u.fill_model.fees == "market" else None
+        phases = self._u.phases[final.market_id]
         if final.closed and final.closed_time is not None and slot >= final.closed_time:
-            return self._blank(replace(final, fee_schedule=fees.fee_schedule if fees else None))
+            return phases.final
         price = self._yes_price(final)
         if price is None:
             return None
+        trading = phases.close is None or slot < phases.close
+        key = (final.market_id, price, trading)
+        cached = self._u.states.get(key)
+        if cached is not None:
+            return cached
         yes, no = final.outcomes[0], final.outcomes[1]
         outcomes = (
             OutcomeToken(yes.token_id, yes.label, price),
             OutcomeToken(no.token_id, no.label, ONE - price),
             *final.outcomes[2:],
         )
-        close = _close(final)
-        trading = close is None or slot < close
-        return self._blank(
-            replace(
-                final,
-                outcomes=outcomes,
-                active=True,
-                closed=not trading,
-                accepting_orders=trading,
-                # past its end date but not closed yet: it waits for resolution, it is not resolved
-                uma_resolution_status=None if trading else "proposed",
-                fee_schedule=fees.fee_schedule if fees else None,
-                fees_enabled=final.fees_enabled if fees else False,
-                updated_at=slot,
-            )
-        )
-
-    def _blank(self, market: Market) -> Market:
-        if self._u.allow_proxies:
-            return market
-        return replace(
-            market,
-            volume=ZERO,
-            volume_24h=ZERO,
-            liquidity=ZERO,
-            spread=None,
-            best_bid=None,
-            best_ask=None,
-            last_trade_price=None,
-            price_change_1h=None,
-            price_change_24h=None,
-            price_change_7d=None,
-        )
+        state = _with_outcomes(phases.trading if trading else phases.awaiting, outcomes)
+        if len(self._u.states) >= STATE_CACHE_SIZE:
+            self._u.states.clear()
+        self._u.states[key] = state
+        return state
 
     # -- MarketSource
 
