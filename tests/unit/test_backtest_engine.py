@@ -364,3 +364,28 @@ def test_price_history_seen_by_signals_ends_at_the_slot() -> None:
     assert day is not None and [p.p for p in day.points][-1] == Decimal("0.15") and len(day.points) == 6
     assert ranged is not None and ranged.points[-1].p == Decimal("0.85")
     assert max(p.t for p in ranged.points) == int((T0 + timedelta(hours=5)).timestamp())
+
+
+def test_an_order_below_the_markets_minimum_size_is_not_filled() -> None:
+    # Given a market priced 0.50 with a minimum order of 5 shares, and an order of $2 (about 4 shares)
+    market = replace(make_market("m1", end_date=T0 + timedelta(days=3)), start_date=T0 - timedelta(days=1))
+    history = FakeHistory({"m1-yes": [(T0, "0.50")]})
+    the_graph = graph({"outcome": "YES", "position_size_usd": 2, "max_positions": 1})
+    the_spec = spec(T0, T0 + timedelta(hours=1), fill_model=NO_COSTS)
+    # When it is backtested
+    outcome = run_whole("bt1", the_graph, the_spec, prepared_for([market], history, the_spec, the_graph))
+    # Then the broker's minimum size refuses it: nothing traded
+    assert outcome.chunk.trades == []
+
+
+def test_a_fine_history_window_is_stored_well_under_dynamodbs_item_limit() -> None:
+    from engine.storage.backtests import _decode, _encode
+
+    # Given 14 days of one-minute points (the finest a window holds)
+    start = int(T0.timestamp())
+    points = [PricePoint(start + 60 * i, Decimal(f"0.{(i * 7919) % 1000:03d}")) for i in range(14 * 24 * 60)]
+    # When it is encoded for the cache
+    blob = _encode(points)
+    # Then it is well under 400 KB and decodes to the same points
+    assert len(blob) < 150_000
+    assert _decode(blob) == points

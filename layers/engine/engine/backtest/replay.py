@@ -103,7 +103,16 @@ def prepare(
         "history_coarsest_minutes": float(coarsest) if coarsest is not None else None,
         "tokens": len(series),
         "tokens_without_history": sum(1 for s in series.values() if len(s) == 0),
+        "history_windows_failed": loader.stats.failed_windows,
     }
+    if loader.stats.failed_windows:
+        warnings.append(
+            {
+                "code": "history_unavailable",
+                "message": f"{loader.stats.failed_windows} history windows could not be fetched: their "
+                "markets have no price (and are not visible) where the window had none",
+            }
+        )
     if median is not None and Decimal(step) < median:
         warnings.append(
             {
