@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -50,7 +50,7 @@ class HistoryCache(Protocol):
 
     def get_windows(self, keys: Sequence[WindowKey]) -> dict[WindowKey, CachedWindow]: ...
 
-    def put_window(self, key: WindowKey, window: CachedWindow) -> None: ...
+    def put_windows(self, windows: Mapping[WindowKey, CachedWindow]) -> None: ...
 
 
 @dataclass
@@ -62,8 +62,8 @@ class MemoryHistoryCache:
     def get_windows(self, keys: Sequence[WindowKey]) -> dict[WindowKey, CachedWindow]:
         return {k: self.windows[k] for k in keys if k in self.windows}
 
-    def put_window(self, key: WindowKey, window: CachedWindow) -> None:
-        self.windows[key] = window
+    def put_windows(self, windows: Mapping[WindowKey, CachedWindow]) -> None:
+        self.windows.update(windows)
 
 
 def window_starts(start: datetime, end: datetime) -> list[datetime]:
@@ -144,6 +144,7 @@ class HistoryLoader:
         found = self._cache.get_windows(keys)
         end_ts = int(end.timestamp())
         points: dict[str, list[PricePoint]] = {t: [] for t in token_ids}
+        fetched_windows: dict[WindowKey, CachedWindow] = {}
         for key in keys:
             token_id, window_ts, _ = key
             window_start = datetime.fromtimestamp(window_ts, UTC)
@@ -164,6 +165,8 @@ class HistoryLoader:
                 continue
             complete = min(int(window_end.timestamp()), int(self._now.timestamp()))
             inside = [p for p in fetched if window_ts <= p.t <= complete]
-            self._cache.put_window(key, CachedWindow(inside, complete))
+            fetched_windows[key] = CachedWindow(inside, complete)
             points[token_id].extend(inside)
+        if fetched_windows:
+            self._cache.put_windows(fetched_windows)
         return {t: PriceSeries(pts) for t, pts in points.items()}

@@ -387,21 +387,25 @@ class HistoryCacheRepository:
             raise map_error(exc, what="read history cache") from exc
         return found
 
-    def put_window(self, key: WindowKey, window: CachedWindow) -> None:
-        blob = _encode(window.points)
-        if len(blob) > MAX_CACHE_ITEM_BYTES:
-            return
-        item = {
-            **self._key(key),
-            "points": {"B": blob},
-            "count": {"N": str(len(window.points))},
-            "complete_until": {"N": str(window.complete_until)},
-        }
-        try:
-            self.writes += 1
-            self.db.put_item(TableName=self.table, Item=item)
-        except (ClientError, BotoCoreError) as exc:
-            raise map_error(exc, what="write history cache") from exc
+    def put_windows(self, windows: Mapping[WindowKey, CachedWindow]) -> None:
+        """Store fetched windows, 25 to a BatchWriteItem (a window too big for one item is skipped)."""
+        items = []
+        for key, window in windows.items():
+            blob = _encode(window.points)
+            if len(blob) > MAX_CACHE_ITEM_BYTES:
+                continue
+            items.append(
+                {
+                    **self._key(key),
+                    "points": {"B": blob},
+                    "count": {"N": str(len(window.points))},
+                    "complete_until": {"N": str(window.complete_until)},
+                }
+            )
+        self.writes += len(items)
+        batch_write(
+            self.db, self.table, ({"PutRequest": {"Item": item}} for item in items), what="cache history"
+        )
 
 
 def _encode(points: Sequence[PricePoint]) -> bytes:
