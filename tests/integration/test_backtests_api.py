@@ -372,3 +372,58 @@ def test_the_entry_is_priced_from_the_last_point_at_or_before_its_slot(
     expected = (before[-1].p * Decimal("1.0125")).quantize(Decimal("0.000001"))
     assert Decimal(str(trade["fill"]["best_price"])) == expected
     assert after  # later points existed, and were not used
+
+
+def test_the_cli_starts_a_backtest_reads_it_and_compares_it_with_the_live_run(
+    api: Api, world: tuple[AwsEnv, RecordedPolymarketServer]
+) -> None:
+    import io
+
+    from local import cli
+    from local.auth import DevTokenIssuer
+    from local.gateway import Gateway, GatewayServer
+
+    # Given the control API behind the local gateway, and a deployed strategy
+    issuer = DevTokenIssuer(now=lambda: NOW)
+    gateway = Gateway(
+        lambda function, event: app_module.lambda_handler(event, lambda_context(function_name="control-api")),
+        issuer,
+    )
+    server = GatewayServer(gateway).start()
+    strategy_id = api.create(graph=MSTR_GRAPH)
+    deploy = {"paper_bankroll_usd": 1000, "frequency": "1h"}
+    assert api("POST", f"/strategies/{strategy_id}/deploy", body=deploy).status == 200
+    environ = {"AUTOPILOT_API_URL": server.url, "AUTOPILOT_TOKEN": issuer.issue(api.user)}
+
+    def run(*argv: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(list(argv), out=out, err=err, environ=environ)
+        return code, out.getvalue() + err.getvalue()
+
+    try:
+        # When the CLI starts a backtest, the worker runs it, and the CLI reads it and the comparison
+        code, started = run(
+            "backtest", "start", strategy_id, "--start", START, "--end", END, "--bankroll", "1000", "--json"
+        )
+        backtest_id = json.loads(started)["backtest_id"]
+        drain(world[0])
+        got_code, got = run("backtest", "get", backtest_id)
+        cmp_code, compared = run("backtest", "compare", strategy_id, backtest_id)
+        refused_code, refused = run(
+            "backtest",
+            "start",
+            strategy_id,
+            "--start",
+            START,
+            "--end",
+            "2027-01-01T00:00:00Z",
+            "--bankroll",
+            "1000",
+        )
+    finally:
+        server.stop()
+    # Then each answered: the backtest's table with its metrics, both columns side by side, and a 422 line
+    assert code == 0 and got_code == 0 and cmp_code == 0
+    assert "status" in got and "completed" in got and "ledger trades" in got
+    assert "BACKTEST" in compared and "LIVE" in compared and "total profit (USD)" in compared
+    assert refused_code == 1 and refused.startswith("error: 422 validation_error")
