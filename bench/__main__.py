@@ -52,6 +52,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "schedule": {"repeats": 5},
         "api": {"clients": 4, "requests": 400, "strategies": 5},
         "scale": {"strategies": 2000, "cron_budget_seconds": 55.0, "market_latency_ms": 20.0},
+        "backtest": {"markets": 300, "days": 30, "baseline_slots": 48},
     },
     "quick": {
         "graph": {"markets_count": 200, "runs": 10},
@@ -63,6 +64,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "api": {"clients": 2, "requests": 60, "strategies": 3},
         # 31 s left: runs start only while more than margin + run deadline (28 s) remain, so most overflow
         "scale": {"strategies": 120, "cron_budget_seconds": 31.0, "market_latency_ms": 20.0},
+        "backtest": {"markets": 60, "days": 5, "baseline_slots": 12},
     },
 }
 # the benchmarks' own defaults, to say where a size was reduced
@@ -107,6 +109,10 @@ def _child(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
         from bench import scale_drill
 
         return scale_drill.run(**sizes)
+    if name == "backtest":
+        from bench import backtest_bench
+
+        return backtest_bench.run(**sizes)
     raise SystemExit(f"unknown benchmark {name!r}")
 
 
@@ -359,6 +365,38 @@ def rows_scale(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rows_backtest(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    first, second, base = f["first"], f["second"], f["baseline"]
+    where = f"{f['days']} days hourly ({first['slots']} slots) over {f['markets']} markets"
+    return [
+        Row(
+            f"backtest wall time, {where}",
+            number(first["wall_seconds"], "s"),
+            "10 s (goal)",
+            ratio_of(first["wall_seconds"], 10.0),
+            f"history load {first['history_seconds']} s + replay {first['replay_seconds']} s, "
+            f"{first['trades']:,} trades; second run (cached history) {second['wall_seconds']} s",
+        ),
+        Row(
+            "backtest history requests (first run, second run)",
+            f"{first['history_requests']:,}, {second['history_requests']}",
+            f"{f['tokens'] * f['windows_per_token']:,} (one per token and window), 0",
+            ratio_of(first["history_requests"], f["tokens"] * f["windows_per_token"]),
+            f"{f['tokens']} tokens x {f['windows_per_token']} 14-day windows; second run answered by the "
+            f"Backtests table cache ({f['cache_items_written']} items)",
+        ),
+        Row(
+            "backtest replay per slot vs the cron run path",
+            number(f["replay_ms_per_slot"], "ms", 2),
+            number(f["baseline_ms_per_slot"], "ms", 2),
+            f["ratio_per_slot"],
+            f"baseline: the first {base['slots']} slots through services.execution.execute (snapshot, run, "
+            f"commit to moto in-process) = ~{f['baseline_extrapolated_seconds']} s for all slots if scaled; "
+            "ratio = baseline / backtest",
+        ),
+    ]
+
+
 BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "graph": rows_graph,
     "storage": rows_storage,
@@ -368,6 +406,7 @@ BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "schedule": rows_schedule,
     "api": rows_api,
     "scale": rows_scale,
+    "backtest": rows_backtest,
 }
 
 

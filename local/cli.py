@@ -224,13 +224,84 @@ PORTFOLIO_KEYS = [
 ]
 
 
+BACKTEST_COLUMNS = [
+    ("ID", "backtest_id"),
+    ("STATUS", "status"),
+    ("PROGRESS", "progress"),
+    ("START", "start"),
+    ("END", "end"),
+    ("FREQ", "frequency"),
+    ("SLOTS", "slots_total"),
+    ("TRADES", "trades_count"),
+]
+BACKTEST_KEYS = [
+    "backtest_id",
+    "strategy_id",
+    "graph_version",
+    "status",
+    "progress",
+    "start",
+    "end",
+    "frequency",
+    "schedule_cron",
+    "timezone",
+    "slots_total",
+    "slots_done",
+    "paper_bankroll_usd",
+    "trades_count",
+    "history_requests",
+    "error_code",
+    "error_message",
+]
+# the metrics shown side by side for a backtest and a live run (DESIGN 9's comparison)
+METRIC_ROWS = [
+    ("equity (USD)", "equity_usd"),
+    ("total profit (USD)", "total_profit_usd"),
+    ("total profit (%)", "total_profit_pct"),
+    ("ledger trades", "ledger_trades_count"),
+    ("closed positions", "closed_trades_count"),
+    ("open positions", "open_positions_count"),
+    ("win rate", "win_rate"),
+    ("max drawdown (USD)", "max_drawdown_usd"),
+    ("max drawdown (rel.)", "max_drawdown_relative"),
+    ("fees (USD)", "fees_paid_usd"),
+]
+
+
+def metrics_table(columns: Sequence[tuple[str, dict[str, Any] | None]], out: TextIO) -> None:
+    """Performance documents side by side: one row per metric, one column per document."""
+    rows = [
+        {"metric": label, **{name: (doc or {}).get(key) for name, doc in columns}}
+        for label, key in METRIC_ROWS
+    ]
+    table(rows, [("METRIC", "metric"), *((name.upper(), name) for name, _ in columns)], out)
+
+
 def render(kind: str, payload: Any, out: TextIO) -> None:
     if payload is None:
         print("ok", file=out)
         return
     if cli_history.render(kind, payload, out):
         return
-    if kind == "strategies":
+    if kind == "backtests":
+        table(payload.get("items", []), BACKTEST_COLUMNS, out)
+    elif kind == "backtest":
+        key_values(payload, out, BACKTEST_KEYS)
+        for warning in payload.get("warnings") or []:
+            print(f"warning: {warning.get('code')}: {warning.get('message')}", file=out)
+        if payload.get("data_fidelity"):
+            print(f"data_fidelity  {_cell(payload['data_fidelity'])}", file=out)
+        if payload.get("performance"):
+            print("", file=out)
+            metrics_table([("backtest", payload["performance"])], out)
+    elif kind == "comparison":
+        print(
+            f"{payload['start']} .. {payload['end']}  "
+            f"same graph version: {_cell(payload['same_graph_version'])}",
+            file=out,
+        )
+        metrics_table([("backtest", payload.get("backtest")), ("live", payload.get("live"))], out)
+    elif kind == "strategies":
         table(payload.get("items", []), STRATEGY_COLUMNS, out)
     elif kind == "executions":
         table(payload.get("items", []), EXECUTION_COLUMNS, out)
@@ -413,11 +484,63 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
             return "notifications", client.call("GET", "/notification-settings")
         client.call("DELETE", "/notification-settings")
         return "deleted", None
+    if command == "backtest":
+        return _backtest_command(args, client)
     if command == "token":
         return "token", client.call(
             "GET", "/_local/token", query={"user": args.user, "hours": args.hours}, auth=False
         )
     raise SystemExit(f"unknown command {command}")
+
+
+def _backtest_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
+    action = args.action
+    target = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
+    if action == "start":
+        body: dict[str, Any] = {"start": args.start, "end": args.end, "paper_bankroll_usd": args.bankroll}
+        if args.cron:
+            body["schedule_cron"] = args.cron
+        else:
+            body["frequency"] = args.frequency
+        if args.timezone:
+            body["timezone"] = args.timezone
+        if args.allow_proxies:
+            body["allow_proxies"] = True
+        fill = {
+            k: v
+            for k, v in (
+                ("half_spread_bps", args.half_spread_bps),
+                ("slippage_bps", args.slippage_bps),
+                ("fees", args.fees),
+            )
+            if v is not None
+        }
+        if fill:
+            body["fill_model"] = fill
+        if args.file:
+            document = _read_json(args.file)
+            body["node_graph"] = (
+                document.get("node_graph", document) if isinstance(document, dict) else document
+            )
+            return "backtest", client.call("POST", "/backtests", body=body)
+        if not target:
+            raise ValueError("give a strategy id or --file with a node graph")
+        return "backtest", client.call("POST", f"/strategies/{target}/backtests", body=body)
+    if action == "get":
+        return "backtest", client.call("GET", f"/backtests/{target}")
+    if action == "list":
+        query = {"limit": args.limit, "next_token": args.next_token}
+        return "backtests", client.call("GET", f"/strategies/{target}/backtests", query=query)
+    if action in ("trades", "executions"):
+        query = {"limit": args.limit, "next_token": args.next_token}
+        kind = "trades" if action == "trades" else "executions"
+        return kind, client.call("GET", f"/backtests/{target}/{action}", query=query)
+    if action == "delete":
+        return "backtest", client.call("DELETE", f"/backtests/{target}")
+    if action == "compare":
+        backtest = urllib.parse.quote(args.backtest_id, safe="")
+        return "comparison", client.call("GET", f"/strategies/{target}/backtests/{backtest}/comparison")
+    raise SystemExit(f"unknown backtest action {action}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -510,6 +633,30 @@ def build_parser() -> argparse.ArgumentParser:
     set_hook.add_argument("webhook_url", help="https URL that receives the alerts")
     notification_actions.add_parser("show", parents=[common], help="the webhook (never the secret)")
     notification_actions.add_parser("delete", parents=[common], help="remove the webhook")
+    backtest = commands.add_parser("backtest", parents=[common], help="backtest over the past, and compare")
+    bt = backtest.add_subparsers(dest="action", required=True)
+    bt_start = bt.add_parser("start", parents=[common], help="a strategy's (id) or a graph's (--file)")
+    bt_start.add_argument("id", nargs="?", default="")
+    bt_start.add_argument("--file", help="an unsaved node graph (JSON) instead of a strategy id")
+    bt_start.add_argument("--start", required=True, help="RFC 3339 time")
+    bt_start.add_argument("--end", required=True, help="RFC 3339 time (at most now)")
+    bt_start.add_argument("--bankroll", required=True, help="paper bankroll in USD")
+    bt_start.add_argument("--frequency", default="1h", choices=["1m", "5m", "15m", "30m", "1h"])
+    bt_start.add_argument("--cron", help="five-field cron expression instead of --frequency")
+    bt_start.add_argument("--timezone")
+    bt_start.add_argument("--allow-proxies", action="store_true", help="let today's values stand in")
+    bt_start.add_argument("--half-spread-bps", type=float)
+    bt_start.add_argument("--slippage-bps", type=float)
+    bt_start.add_argument("--fees", choices=["market", "none"])
+    for name, text in (("get", "status, progress and results"), ("delete", "cancel, or delete when done")):
+        bt.add_parser(name, parents=[common], help=text).add_argument("id")
+    bt_list = bt.add_parser("list", parents=[common, page], help="a strategy's backtests")
+    bt_list.add_argument("id")
+    for name in ("trades", "executions"):
+        bt.add_parser(name, parents=[common, page]).add_argument("id")
+    compare = bt.add_parser("compare", parents=[common], help="live beside a backtest of it")
+    compare.add_argument("id", help="the strategy")
+    compare.add_argument("backtest_id")
     token = commands.add_parser("token", parents=[common], help="a development token (local stack only)")
     token.add_argument("user")
     token.add_argument("--hours", type=float)

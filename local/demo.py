@@ -199,6 +199,8 @@ class DemoResult:
     pause: tuple[datetime, datetime] | None = None
     alert: AlertResult | None = None
     history: demo_history.HistoryResult = field(default_factory=demo_history.HistoryResult)
+    comparison: dict[str, Any] | None = None  # the first strategy beside its backtest (DESIGN 9)
+    backtest: dict[str, Any] | None = None
 
 
 class ApiFailure(Exception):
@@ -423,6 +425,10 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         history=history,
     )
     demo.failures = check(demo, stack, scenario) + demo_history.check(history)
+    demo.backtest, demo.comparison = backtest_beside_live(api, stack, results[0], tokens, scenario)
+    demo.failures = check(demo, stack, scenario)
+    if demo.backtest is None or demo.backtest.get("status") != "completed":
+        demo.failures.append(f"the backtest did not complete: {demo.backtest}")
     demo.seconds = time.monotonic() - started
     return demo
 
@@ -466,6 +472,28 @@ def check_alert(alert: AlertResult) -> list[str]:
     if any(log.get("trades_created") for log in runs):
         failures.append(f"{name}: an alert strategy traded")
     return failures
+
+
+def backtest_beside_live(
+    api: Api, stack: LocalStack, live: StrategyResult, tokens: dict[str, str], scenario: Scenario
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Backtest the first strategy's graph over the period it just ran live, through the API and the
+    backtest worker, and read the comparison. Its graph filters on volume (no history): allow_proxies."""
+    token = tokens[live.plan.user]
+    end = scenario.start + timedelta(minutes=scenario.minutes)
+    body = {
+        "start": scenario.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "frequency": live.plan.frequency,
+        "paper_bankroll_usd": live.plan.bankroll,
+        "allow_proxies": True,
+    }
+    started = api.call("POST", f"/strategies/{live.strategy_id}/backtests", token, body)
+    stack.drain_backtests()
+    backtest_id = started["backtest_id"]
+    backtest = api.call("GET", f"/backtests/{backtest_id}", token)
+    comparison = api.call("GET", f"/strategies/{live.strategy_id}/backtests/{backtest_id}/comparison", token)
+    return backtest, comparison
 
 
 # -- checks
@@ -679,6 +707,26 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
             file=out,
         )
     demo_history.report(demo.history, out)
+    if demo.comparison is not None and demo.backtest is not None:
+        from local.cli import metrics_table
+
+        name = demo.results[0].plan.body["strategy_name"]
+        fidelity = demo.backtest.get("data_fidelity") or {}
+        fill = demo.backtest["fill_model"]
+        proxies = sorted({w["field"] for w in demo.backtest.get("warnings", []) if w.get("field")})
+        print(
+            f"Backtest of '{name}' over the same period ({demo.backtest['slots_total']} slots, graph version "
+            f"{demo.comparison['graph_version']}) beside its live paper run. The backtest sees price history "
+            f"(median {fidelity.get('history_median_minutes')} min between points; simulated by the local "
+            "server for tokens without a recording, and without the demo's random walk), fills at the price "
+            f"+ {fill['half_spread_bps']} + {fill['slippage_bps']} bps, and lets today's values stand in "
+            f"for {', '.join(proxies) or 'nothing'} (look-ahead).",
+            file=out,
+        )
+        metrics_table(
+            [("backtest", demo.comparison.get("backtest")), ("live", demo.comparison.get("live"))], out
+        )
+        print("", file=out)
     if demo.failures:
         return
     first = demo.results[0]
@@ -711,6 +759,7 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
     print(f"  autopilot events {sid}", file=out)
     if demo.history.watchlist_id:
         print(f"  autopilot watchlists items {demo.history.watchlist_id}", file=out)
+    print(f"  autopilot backtest list {sid}", file=out)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

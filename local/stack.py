@@ -376,6 +376,17 @@ class LocalStack:
                     if target[0] == "ExecutionQueue":
                         self.queue_poller = poller
 
+    @property
+    def other_queue_pollers(self) -> list[QueuePoller]:
+        """The pollers of the queues other than the ExecutionQueue (the BacktestQueue's worker)."""
+        return [p for logical, p in sorted(self.queue_pollers.items()) if logical != "ExecutionQueue"]
+
+    def drain_backtests(self) -> int:
+        """Deliver the BacktestQueue until it is empty (each chunk queues the next): a driven stack's way to
+        run its backtests to completion."""
+        poller = self.queue_pollers.get("BacktestQueue")
+        return poller.drain(max_batches=100_000) if poller is not None else 0
+
     # -- use
 
     @property

@@ -50,8 +50,9 @@ from engine.services import strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import errors, idempotency, node_routes, notifications, schemas
+    from functions.control_api import backtests, errors, idempotency, node_routes, notifications, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
+    import backtests  # type: ignore[no-redef]
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
     import node_routes  # type: ignore[no-redef]
@@ -402,6 +403,7 @@ def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
 
 
 app.include_router(node_routes.router)  # GET /node-types, POST /strategies/validate and /preview
+app.include_router(backtests.router)
 
 
 # -- errors: each domain error mapped once -----------------------------------------------------------------

@@ -52,6 +52,15 @@ DESIGN_ROUTES = {
     ("POST", "/watchlists/{watchlist_id}/items"),
     ("GET", "/watchlists/{watchlist_id}/items"),
     ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
+    # DESIGN 9: backtests
+    ("POST", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests/{backtest_id}/comparison"),
+    ("POST", "/backtests"),
+    ("GET", "/backtests/{backtest_id}"),
+    ("DELETE", "/backtests/{backtest_id}"),
+    ("GET", "/backtests/{backtest_id}/trades"),
+    ("GET", "/backtests/{backtest_id}/executions"),
 }
 
 
@@ -190,6 +199,7 @@ def test_every_consumed_queue_redrives_to_a_dead_letter_queue_after_a_few_receiv
     redrives = {queue: _props(queue).get("RedrivePolicy") for queue in consumed}
     # Then
     assert consumed == {"ExecutionQueue", "WebhookQueue"}
+    assert consumed == {"ExecutionQueue", "BacktestQueue"}
     for queue, redrive in redrives.items():
         assert redrive is not None, f"{queue} has no dead-letter queue"
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -277,8 +287,11 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "UserSettingsTable",
                 "WebhookSecretsKey",
                 "WatchlistsTable",
+                "BacktestsTable",
+                "BacktestQueue",
             },
         ),
+        ("BacktestWorkerFunction", {"BacktestsTable", "BacktestQueue"}),
         (
             "CronExecutorFunction",
             {
@@ -516,6 +529,10 @@ def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> Non
             },
         ),
         ("PortfolioStreamFunction", {"STRATEGIES_TABLE", "TRADES_TABLE", "PORTFOLIOS_TABLE"}),
+        (
+            "BacktestWorkerFunction",
+            {"BACKTESTS_TABLE", "BACKTEST_QUEUE_URL", "POLYMARKET_GAMMA_URL", "POLYMARKET_CLOB_URL"},
+        ),
     ],
 )
 def test_function_environment_resolves_what_each_function_reads_to_local_names(
@@ -558,7 +575,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
         "ApproximateAgeOfOldestMessage",
         str({"Fn::GetAtt": ["ExecutionQueue", "QueueName"]}),
     ) in watched
-    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "WebhookDLQ"):
+    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "WebhookDLQ", "BacktestDLQ"):
         assert (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",

@@ -64,6 +64,13 @@ def _body_for(method: str, path: str) -> dict[str, Any] | None:
         return DEPLOY_BODY
     if method == "PATCH":
         return {"strategy_name": "Renamed"}
+    if method == "POST" and path.endswith("/backtests"):
+        return {
+            "start": "2026-11-01T00:00:00Z",
+            "end": "2026-11-02T00:00:00Z",
+            "frequency": "1h",
+            "paper_bankroll_usd": 1000,
+        }
     if method == "POST" and path == "/strategies":
         from tests.support.builders import EXAMPLE_GRAPH
 

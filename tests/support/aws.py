@@ -28,6 +28,8 @@ class AwsEnv:
             "PORTFOLIOS_TABLE": n.table("PortfoliosTable"),
             "IDEMPOTENCY_TABLE": n.table("IdempotencyTable"),
             "WATCHLISTS_TABLE": n.table("WatchlistsTable"),
+            "BACKTESTS_TABLE": n.table("BacktestsTable"),
+            "BACKTEST_QUEUE_URL": n.queues.get("BacktestQueue", ""),
             "EXECUTION_QUEUE_URL": n.queues.get("ExecutionQueue", ""),
             "NOTIFICATIONS_TOPIC_ARN": n.topics.get("NotificationsTopic", ""),
             "USER_NOTIFICATIONS_TOPIC_ARN": n.topics.get("UserNotificationsTopic", ""),

@@ -45,6 +45,14 @@ ROUTES = (
     ("POST", "/watchlists/{watchlist_id}/items"),
     ("GET", "/watchlists/{watchlist_id}/items"),
     ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
+    ("POST", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests"),
+    ("GET", "/strategies/{id}/backtests/{backtest_id}/comparison"),
+    ("POST", "/backtests"),
+    ("GET", "/backtests/{backtest_id}"),
+    ("DELETE", "/backtests/{backtest_id}"),
+    ("GET", "/backtests/{backtest_id}/trades"),
+    ("GET", "/backtests/{backtest_id}/executions"),
 )
 
 

@@ -50,6 +50,11 @@ class Settings(BaseModel):
     sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")
     sns_endpoint_url: str | None = Field(default=None, alias="SNS_ENDPOINT_URL")
     kms_endpoint_url: str | None = Field(default=None, alias="KMS_ENDPOINT_URL")
+    # backtests (DESIGN 9)
+    backtests_table: str = Field(default="autopilot-backtests", alias="BACKTESTS_TABLE")
+    backtest_queue_url: str = Field(default="", alias="BACKTEST_QUEUE_URL")
+    backtest_chunk_slots: int = Field(default=500, ge=1, le=20_000, alias="BACKTEST_CHUNK_SLOTS")
+    backtest_running_quota: int = Field(default=2, ge=1, alias="BACKTEST_RUNNING_QUOTA")
 
 
 @lru_cache(maxsize=1)

@@ -225,6 +225,8 @@ def parse_market(raw: Mapping[str, Any]) -> Market:
         price_change_1h=_decimal_or_none(raw.get("oneHourPriceChange")),
         price_change_24h=_decimal_or_none(raw.get("oneDayPriceChange")),
         price_change_7d=_decimal_or_none(raw.get("oneWeekPriceChange")),
+        start_date=_datetime_or_none(_first(raw, "startDate", "createdAt")),
+        closed_time=_datetime_or_none(raw.get("closedTime")),
     )
 
 

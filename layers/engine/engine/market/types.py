@@ -77,6 +77,10 @@ class Market:
     price_change_1h: Decimal | None = None
     price_change_24h: Decimal | None = None
     price_change_7d: Decimal | None = None
+    # when trading opened and when the market closed (Gamma `startDate`/`createdAt`, `closedTime`): a
+    # backtest shows a market only between the two, so the past universe has no survivorship bias
+    start_date: datetime | None = None
+    closed_time: datetime | None = None
 
     @property
     def yes(self) -> OutcomeToken | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from engine import schedule
 from engine.broker import PaperBroker
@@ -36,6 +36,7 @@ from engine.market.types import (
     MarketDataProvider,
     MarketEvent,
     MarketQuery,
+    MarketSource,
     OrderBook,
     PriceHistory,
 )
@@ -114,6 +115,18 @@ class RunOutcome:
     @property
     def status(self) -> RunStatus | None:
         return self.log.status if self.log is not None else None
+
+
+class SlotMarkets(MarketSource, Protocol):
+    """What one run reads the market through: the tick's snapshot (RunMarkets) or a backtest's past."""
+
+    def prefetch(self, market_ids: Iterable[str]) -> list[Market]: ...
+
+
+class HasBroker(Protocol):
+    """What deciding a run needs of its Engine: the broker (a backtest passes its own fill model's)."""
+
+    broker: PaperBroker
 
 
 class RunMarkets:
@@ -271,12 +284,12 @@ def _classify(graph: GraphResult, deadline: Deadline) -> tuple[RunStatus, bool |
 
 
 def _decide(
-    engine: Engine,
+    engine: HasBroker,
     strategy: Strategy,
     *,
     account: Account,
     slot: RunSlot,
-    markets: RunMarkets,
+    markets: SlotMarkets,
     deadline: Deadline,
     now: datetime,
     alert_state: AlertState | None = None,
@@ -365,6 +378,10 @@ def _decide(
         alert_seen=_new_alert_seen(strategy, alert_state, graph.alerts),
         alert_state_version=alert_state.version if alert_state is not None else 0,
     )
+
+
+# A backtest replays each past slot through exactly this decision (engine.backtest).
+decide_run = _decide
 
 
 def _has_notify(strategy: Strategy) -> bool:
@@ -754,6 +771,8 @@ __all__ = [
     "RunMarkets",
     "RunOutcome",
     "RunSlot",
+    "SlotMarkets",
+    "decide_run",
     "execute",
     "is_throttling",
     "run_manual",

@@ -337,6 +337,10 @@ def delete_strategy(strategy_id: str, *, owner: str, stores: Stores) -> None:
     stores.strategies.delete(strategy_id, owner=owner, allowed_status=statuses_allowing(Action.DELETE))
     # the strategy item is gone first, so nothing schedules or shows it while its data is being removed
     stores.strategies.purge_strategy_data(strategy_id)
+    # its backtests go with it (DESIGN 9)
+    from engine.storage.backtests import BacktestRepository
+
+    BacktestRepository(stores.strategies.clients).delete_for_strategy(strategy_id)
 
 
 # -- deploy and state changes ------------------------------------------------------------------------------

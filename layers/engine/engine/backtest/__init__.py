@@ -1,0 +1,1 @@
+"""Backtesting: replaying the past through the live run path (DESIGN 9)."""
