@@ -218,8 +218,20 @@ def create_resources(
         names.topics[logical] = sns.create_topic(Name=f"{prefix}-{logical}")["TopicArn"]
     kms = session.client("kms", endpoint_url=endpoint_url)
     for logical in resources_of_type(template, "AWS::KMS::Key"):
-        names.keys[logical] = kms.create_key(Description=f"{prefix}-{logical}")["KeyMetadata"]["KeyId"]
+        names.keys[logical] = ensure_key(kms, prefix, logical)
     return names
+
+
+def ensure_key(kms: Any, prefix: str, logical: str) -> str:
+    """The id of the KMS key `alias/<prefix>-<logical>`, created (with its alias) when it does not exist, so
+    a stack reusing a moto finds the keys an earlier one made."""
+    alias = f"alias/{prefix}-{logical}"
+    try:
+        return str(kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"])
+    except kms.exceptions.NotFoundException:
+        key_id = str(kms.create_key(Description=f"{prefix}-{logical}")["KeyMetadata"]["KeyId"])
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        return key_id
 
 
 def function_environment(

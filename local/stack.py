@@ -36,7 +36,14 @@ from botocore.exceptions import ClientError
 from local.auth import DevTokenIssuer
 from local.clock import Clock, FastClock, OffsetClock, RealClock, parse_instant
 from local.gateway import Gateway, GatewayServer
-from local.infra import Names, create_resources, function_environment, load_template, resources_of_type
+from local.infra import (
+    Names,
+    create_resources,
+    ensure_key,
+    function_environment,
+    load_template,
+    resources_of_type,
+)
 from local.lambda_runtime import REGION, Handler, LocalFunction, function_specs
 from local.moto_process import MotoProcess
 from local.pollers import PollingThread, QueueMapping, QueuePoller, StreamMapping, StreamPoller
@@ -107,6 +114,9 @@ def existing_names(session: Any, prefix: str, endpoint_url: str, template: dict[
         return None
     for logical in resources_of_type(template, "AWS::SNS::Topic"):
         names.topics[logical] = sns.create_topic(Name=f"{prefix}-{logical}")["TopicArn"]  # idempotent
+    kms = session.client("kms", endpoint_url=endpoint_url)
+    for logical in resources_of_type(template, "AWS::KMS::Key"):
+        names.keys[logical] = ensure_key(kms, prefix, logical)
     return names
 
 

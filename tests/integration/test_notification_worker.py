@@ -138,3 +138,14 @@ def test_without_the_local_setting_a_loopback_webhook_is_never_called() -> None:
         # When the worker handles the alert / Then it refuses the address: nothing posted, nothing retried
         assert run_worker(stack, receive(stack)) == {"batchItemFailures": []}
         assert receiver.requests == []
+
+
+def test_the_sample_webhook_batch_is_handled_without_failures() -> None:
+    from pathlib import Path
+
+    event = json.loads((Path(__file__).resolve().parents[2] / "events/sqs/webhook_batch.json").read_text())
+    with handler_stack(WEBHOOK_ALLOW_PRIVATE_URLS="true"):
+        # Given the sample batch (an alert for an owner without a webhook, and a foreign message)
+        # When the worker handles it / Then nothing fails and nothing is retried
+        context = lambda_context(30, function_name="autopilot-test-notification-worker")
+        assert worker_app.lambda_handler(event, context) == {"batchItemFailures": []}
