@@ -6,7 +6,8 @@ a busy neighbour on a shared machine slows them alike. The baseline is what any 
 pays at minimum: `import boto3` and `boto3.client("dynamodb")`.
 
 The handlers create their clients lazily (on the first invocation), so their import figure does not include
-a client; the ratio is handler import / (boto3 import + client).
+a client; the ratio is handler import / (boto3 import + client). Both run in Lambda's environment variables
+(`LAMBDA_TASK_ROOT` among them: the X-Ray SDK then samples locally instead of building an X-Ray client).
 
 `python -m bench.imports_bench [--runs 7]`; `run()` returns the figures for the report runner.
 """
@@ -30,7 +31,12 @@ HANDLERS = (
 )
 BASELINE = "boto3 + dynamodb client"
 # What Lambda's environment gives the functions at import time (no real AWS: fake credentials, no network).
+# LAMBDA_TASK_ROOT matters: with it the X-Ray SDK (which Tracer imports) samples locally, as it does in
+# Lambda; without it, it builds a botocore X-Ray client at import, a cost no deployed function pays.
 ENVIRONMENT = {
+    "LAMBDA_TASK_ROOT": str(ROOT),
+    "AWS_LAMBDA_FUNCTION_NAME": "autopilot-bench",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_DEFAULT_REGION": "us-east-1",

@@ -72,6 +72,7 @@ def stack(concurrency: int) -> Iterator[tuple[str, Any]]:
 
     from local.polymarket_server import RecordedPolymarketServer
     from tests.support.lambda_context import item_level_transaction_rollback
+    from tests.support.moto_projection import keys_only_index_entries
     from tests.support.serial_moto import serial_moto
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -83,6 +84,7 @@ def stack(concurrency: int) -> Iterator[tuple[str, Any]]:
         market = stack_.enter_context(RecordedPolymarketServer(host="127.0.0.1", port=0))
         stack_.enter_context(serial_moto())
         stack_.enter_context(item_level_transaction_rollback())
+        stack_.enter_context(keys_only_index_entries())  # due queries read thousands of index entries
         os.environ.update(
             {
                 "DYNAMODB_ENDPOINT_URL": endpoint,

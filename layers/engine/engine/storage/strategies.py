@@ -56,7 +56,7 @@ class DueRef:
     due_at: datetime
 
 
-DUE_PAGE_SIZE = 500  # index items per due query page (README: sizing the due shards)
+DUE_PAGE_SIZE = 250  # index items per due query page (README: sizing the due shards)
 
 
 def due_shard(strategy_id: str, shards: int) -> str:
@@ -446,7 +446,7 @@ class StrategyRepository:
     # -- scheduling -------------------------------------------------------------------------------------
 
     # Each due query page is bounded, so no single request (nor its response) grows with the number due: a
-    # 10,000-due read is 4 shards x 5 pages in parallel, each page answered well inside the 5 s read timeout.
+    # 10,000-due read is 4 shards x 10 pages in parallel, each page answered well inside the 5 s read timeout.
     due_page_size = DUE_PAGE_SIZE
 
     def due_shard_for(self, strategy_id: str) -> str:
