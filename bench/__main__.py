@@ -53,6 +53,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "api": {"clients": 4, "requests": 400, "strategies": 5},
         "scale": {"strategies": 2000, "cron_budget_seconds": 55.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 300, "days": 30, "baseline_slots": 48},
+        "language": {"markets_count": 1000, "runs": 50, "strategies": 100},
     },
     "quick": {
         "graph": {"markets_count": 200, "runs": 10},
@@ -65,6 +66,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         # 31 s left: runs start only while more than margin + run deadline (28 s) remain, so most overflow
         "scale": {"strategies": 120, "cron_budget_seconds": 31.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 60, "days": 5, "baseline_slots": 12},
+        "language": {"markets_count": 1000, "runs": 10, "strategies": 30},
     },
 }
 # the benchmarks' own defaults, to say where a size was reduced
@@ -113,6 +115,10 @@ def _child(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
         from bench import backtest_bench
 
         return backtest_bench.run(**sizes)
+    if name == "language":
+        from bench import language_bench
+
+        return language_bench.run(**sizes)
     raise SystemExit(f"unknown benchmark {name!r}")
 
 
@@ -397,6 +403,29 @@ def rows_backtest(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_language(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    return [
+        Row(
+            "12-node strategy run time (signals, logic, Kelly + paper fills), median",
+            number(f["language_median_ms"], "ms", 2),
+            number(f["example_median_ms"], "ms", 2),
+            ratio_of(f["language_median_ms"], f["example_median_ms"]),
+            f"{f['markets']:,} markets, price signals on {f['signal_markets']} tokens, warm history cache, "
+            f"{f['runs']} runs, p95 {f['language_p95_ms']:.2f} ms, {f['trades_per_run']} trades/run; goal "
+            "< 20 ms; baseline: DESIGN 5's 3-node example on the same markets; ratio = run / baseline",
+        ),
+        Row(
+            "history requests per token and window (strategies sharing tokens)",
+            f"{f['requests_per_token_window']:.2f}",
+            "1.00 (goal)",
+            ratio_of(f["history_lookups"], f["history_requests"]),
+            f"{f['strategies']} strategies (3 variants), 8 threads, one invocation: {f['history_requests']} "
+            f"requests for {f['distinct_token_windows']} token-windows; ratio = lookups the runs made "
+            f"({f['history_lookups']:,}) / requests",
+        ),
+    ]
+
+
 BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "graph": rows_graph,
     "storage": rows_storage,
@@ -407,6 +436,7 @@ BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "api": rows_api,
     "scale": rows_scale,
     "backtest": rows_backtest,
+    "language": rows_language,
 }
 
 

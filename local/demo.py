@@ -1,8 +1,9 @@
 """`make demo`: a scripted scenario on the embedded local stack, fast clock, checked at the end.
 
-Two users create four strategies through the HTTP API (different graphs and frequencies), deploy and start
-them; the demo then runs several simulated hours of minute ticks (the ticker, the queue and the stream
-delivered synchronously per minute, so the result does not depend on machine speed), pauses and resumes one
+Three users create five strategies through the HTTP API (different graphs and frequencies; one uses the
+strategy language's signals, LOGIC and Kelly sizing), deploy and start them; the demo then runs several
+simulated hours of minute ticks (the ticker, the queue and the stream delivered synchronously per minute,
+so the result does not depend on machine speed), pauses and resumes one
 strategy midway, moves market prices with a seeded random walk, resolves markets at their end dates, prints a
 table per strategy read through the API, and checks the scenario's own invariants:
 
@@ -106,11 +107,14 @@ def default_plans() -> list[StrategyPlan]:
             {"outcome": "NO", "position_size_pct": 10, "max_positions": 6, "cash_reserve_pct": 20},
         ),
     }
+    # strategy language v2: price and book signals, LOGIC, half-Kelly sizing, trailing stops, risk limits
+    signals = json.loads((SAMPLES / "signals_kelly.json").read_text())
     return [
         StrategyPlan("alice", design, "5m", 1000),
         StrategyPlan("alice", cheaper, "15m", 1000),
         StrategyPlan("bob", scalper, "1m", 500),
         StrategyPlan("bob", hourly, "1h", 2000),
+        StrategyPlan("carol", signals, "15m", 1000),
     ]
 
 
@@ -782,8 +786,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     scenario = Scenario(start=parse_instant(args.start), minutes=int(args.hours * 60), seed=args.seed)
     print(
-        f"Autopilot demo: {len(scenario.plans)} strategies for 2 users and a watchlist pair, "
-        f"{scenario.minutes} simulated "
+        f"Autopilot demo: {len(scenario.plans)} strategies for "
+        f"{len({p.user for p in scenario.plans})} users and a watchlist pair, {scenario.minutes} simulated "
         f"minutes from {scenario.start.strftime('%Y-%m-%d %H:%MZ')} on the embedded local stack.",
         file=sys.stderr,
     )

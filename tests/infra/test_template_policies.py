@@ -198,8 +198,7 @@ def test_every_consumed_queue_redrives_to_a_dead_letter_queue_after_a_few_receiv
     # When
     redrives = {queue: _props(queue).get("RedrivePolicy") for queue in consumed}
     # Then
-    assert consumed == {"ExecutionQueue", "WebhookQueue"}
-    assert consumed == {"ExecutionQueue", "BacktestQueue"}
+    assert consumed == {"ExecutionQueue", "WebhookQueue", "BacktestQueue"}
     for queue, redrive in redrives.items():
         assert redrive is not None, f"{queue} has no dead-letter queue"
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]

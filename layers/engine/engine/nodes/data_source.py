@@ -130,7 +130,7 @@ class DataSource:
         candidates = ctx.markets.query(self._query(config, MAX_QUERY))
         if config.tag is not None:
             candidates = self._with_tagged_events(config, candidates, ctx, notes)
-        return self._finish(config, candidates, ctx)
+        return self._finish(config, candidates, ctx, ordered=True)  # the query (and the merge) ordered them
 
     def _with_tagged_events(
         self, config: DataSourceConfig, markets: list[Market], ctx: RunContext, notes: list[str]
@@ -159,7 +159,9 @@ class DataSource:
         return self._finish(config, markets, ctx)
 
     @staticmethod
-    def _finish(config: DataSourceConfig, markets: list[Market], ctx: RunContext) -> list[Market]:
+    def _finish(
+        config: DataSourceConfig, markets: list[Market], ctx: RunContext, *, ordered: bool = False
+    ) -> list[Market]:
         seen: set[str] = set()
         kept: list[Market] = []
         for market in markets:
@@ -175,4 +177,8 @@ class DataSource:
                 if hours is None or hours < 0 or hours > config.end_within_hours:
                     continue
             kept.append(market)
-        return order_markets(kept, config.order_by, ascending=config.ascending)[: config.limit]
+            if ordered and len(kept) >= config.limit:
+                break
+        if not ordered:
+            kept = order_markets(kept, config.order_by, ascending=config.ascending)
+        return kept[: config.limit]

@@ -324,10 +324,15 @@ def _failed(
     if condition.field is not None:
         actual = field_value(market, condition.field, ctx)
         return None if holds(condition, actual, top=tops.get(id(condition))) else (condition, actual)
-    results = [_failed(member, market, ctx, tops) for member in condition.members]
-    if condition.any is not None:
-        return None if any(r is None for r in results) else (condition, None)
-    return next((r for r in results if r is not None), None)
+    if condition.any is not None:  # short-circuit: the first member that holds decides
+        if any(_failed(member, market, ctx, tops) is None for member in condition.members):
+            return None
+        return (condition, None)
+    for member in condition.members:
+        failed = _failed(member, market, ctx, tops)
+        if failed is not None:
+            return failed
+    return None
 
 
 @register
@@ -363,12 +368,20 @@ class Filter:
         dropped: list[dict[str, Any]] = []
         dropped_by: dict[str, int] = {}
         tops = _top_thresholds(config, inputs, ctx)
+        rules: dict[int, str] = {}  # each rule's text, made once per run (not once per dropped market)
+
+        def rule_of(condition: Condition) -> str:
+            text = rules.get(id(condition))
+            if text is None:
+                text = rules[id(condition)] = condition.describe()
+            return text
+
         for market in inputs:
             for condition in config.conditions:
                 failed = _failed(condition, market, ctx, tops)
                 if failed is not None:
                     rule_condition, actual = failed
-                    rule = condition.describe() if rule_condition.field is None else rule_condition.describe()
+                    rule = rule_of(condition) if rule_condition.field is None else rule_of(rule_condition)
                     dropped_by[rule] = dropped_by.get(rule, 0) + 1
                     line: dict[str, Any] = {"market_id": market.market_id, "dropped": rule}
                     if rule_condition.field is not None:

@@ -189,7 +189,11 @@ class PriceSignal:
             return None
         if config.indicator == "change":
             return indicators.change(points, lookback)
-        recent = [p.p for p in points if p.t >= points[-1].t - lookback]
+        start = points[-1].t - lookback
+        first = len(points) - 1
+        while first > 0 and points[first - 1].t >= start:  # from the end: the lookback is the series' tail
+            first -= 1
+        recent = [p.p for p in points[first:]]
         if config.indicator == "zscore":
             return indicators.zscore(recent)
         if config.indicator == "rsi":
