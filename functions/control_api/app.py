@@ -33,6 +33,7 @@ from engine.clock import Deadline, utc_now
 from engine.errors import (
     Conflict,
     DomainError,
+    ExecutionNotFound,
     InvalidNextToken,
     InvalidTransition,
     LiveTradingUnavailable,
@@ -78,6 +79,7 @@ IfMatch = Annotated[
     Header(alias="if-match", max_length=64, description="the strategy's `version` (412 on mismatch)"),
 ]
 StrategyId = Annotated[str, Path(min_length=1, max_length=64)]
+ExecutionId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 # -- request context ---------------------------------------------------------------------------------------
@@ -335,9 +337,19 @@ def list_executions(
         stores=stores(),
     )
     return schemas.ExecutionLogListOut(
-        items=[schemas.ExecutionLogOut.model_validate(log.model_dump()) for log in page.items],
+        items=[schemas.ExecutionLogSummaryOut.model_validate(log.model_dump()) for log in page.items],
         next_token=page.next_token,
     )
+
+
+@app.get(
+    "/strategies/<strategy_id>/executions/<execution_id>",
+    summary="One execution log with its per-node trace",
+    responses=errors.route_docs(200, schemas.ExecutionLogOut, 404, 422),
+)
+def get_execution(strategy_id: StrategyId, execution_id: ExecutionId) -> schemas.ExecutionLogOut:
+    log = strategies.get_execution(strategy_id, execution_id, owner=caller(), stores=stores())
+    return schemas.ExecutionLogOut.model_validate(log.model_dump())
 
 
 @app.get(
@@ -387,6 +399,11 @@ def _domain_answer(exc: DomainError) -> Response[Any]:
 def _not_found(exc: StrategyNotFound) -> Response[Any]:
     # the same words whether it is missing or someone else's
     return errors.error_response("strategy_not_found", "strategy not found", request_id=request_id())
+
+
+@app.exception_handler(ExecutionNotFound)
+def _execution_not_found(exc: ExecutionNotFound) -> Response[Any]:
+    return errors.error_response("execution_not_found", "execution not found", request_id=request_id())
 
 
 @app.exception_handler(InvalidTransition)

@@ -30,6 +30,7 @@ STATUS_OF: dict[str, int] = {
     "invalid_next_token": 400,
     "unauthorized": 401,
     "strategy_not_found": 404,
+    "execution_not_found": 404,
     "not_found": 404,
     "invalid_transition": 409,
     "conflict": 409,
@@ -44,7 +45,7 @@ STATUS_OF: dict[str, int] = {
 _DESCRIPTIONS: dict[int, str] = {
     400: "invalid_json or invalid_next_token",
     401: "unauthorized: no JWT claims",
-    404: "strategy_not_found: missing, or not the caller's",
+    404: "strategy_not_found (missing, or not the caller's) or execution_not_found",
     409: "invalid_transition, conflict or live_trading_unavailable",
     412: "precondition_failed: If-Match is not the strategy's version",
     413: "payload_too_large: body over 256 KB",

@@ -33,6 +33,7 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    ("GET", "/strategies/{id}/executions/{execution_id}"),
 }
 
 

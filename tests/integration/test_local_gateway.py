@@ -190,17 +190,18 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
     # When each is matched with a concrete path
     matched = {}
     for route in routes_from_template(template):
-        path = route.path.replace("{id}", "s-1")
+        path = route.path.replace("{id}", "s-1").replace("{execution_id}", "x-1")
         found = gateway.match(route.method, path)
         assert found is not None
         matched[route.route_key] = found
 
     # Then each route key maps to itself, with the id as path parameter, and nothing else matches
     assert set(matched) == declared
-    assert len(declared) == 15
+    assert len(declared) == 16
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        assert params == ({"id": "s-1"} if "{id}" in key else {})
+        expected = {"id": "s-1"} if "{id}" in key else {}
+        assert params == ({**expected, "execution_id": "x-1"} if "{execution_id}" in key else expected)
     assert gateway.match("PUT", "/strategies") is None
     assert gateway.match("GET", "/strategies/s-1/unknown") is None
     assert gateway.match("GET", "/strategies/") is None

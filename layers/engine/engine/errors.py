@@ -26,6 +26,12 @@ class StrategyNotFound(DomainError):
     code = "strategy_not_found"
 
 
+class ExecutionNotFound(DomainError):
+    """No log with this id among the strategy's (or the strategy is not the caller's)."""
+
+    code = "execution_not_found"
+
+
 class InvalidTransition(DomainError):
     """An action the state table does not allow; details carry the status and the allowed actions."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from engine import schedule
 from engine.errors import (
     Conflict,
+    ExecutionNotFound,
     InvalidTransition,
     LiveTradingUnavailable,
     PreconditionFailed,
@@ -374,6 +375,15 @@ def list_executions(
     return stores.executions.list(
         strategy_id, limit=limit, next_token=next_token, status=status, since=since, scope=owner
     )
+
+
+def get_execution(strategy_id: str, execution_id: str, *, owner: str, stores: Stores) -> ExecutionLog:
+    """One execution log of the owner's strategy, with its trace; ExecutionNotFound for an unknown id."""
+    stores.strategies.get(strategy_id, owner=owner)
+    log = stores.executions.get(strategy_id, execution_id)
+    if log is None:
+        raise ExecutionNotFound("execution not found")
+    return log
 
 
 def list_trades(
