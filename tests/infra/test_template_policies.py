@@ -413,6 +413,7 @@ def test_every_route_of_the_contract_is_declared_exactly_once_on_the_control_api
         (ev["Method"].upper(), ev["Path"], function_id, ev["ApiId"], ev.get("PayloadFormatVersion"))
         for function_id in FUNCTIONS
         for ev in _events(function_id, "HttpApi").values()
+        if ev["Path"] != "$default"
     ]
     # When
     counts = Counter((method, path) for method, path, *_ in declared)
@@ -422,6 +423,47 @@ def test_every_route_of_the_contract_is_declared_exactly_once_on_the_control_api
     assert {(f, api["Ref"], version) for *_, f, api, version in declared} == {
         ("ControlApiFunction", "HttpApi", "2.0")
     }
+
+
+POLICY_CAP_BYTES = 20 * 1024  # Lambda's resource-based policy limit
+
+
+def _sam_permissions(function_id: str) -> list[str]:
+    """The SourceArn resources SAM writes into the function's policy for its HttpApi events (its rule, in
+    samtranslator's HttpApi event source: a `$default` ANY route on the same function makes every other
+    route's permission redundant, so none is written for them)."""
+    events = _events(function_id, "HttpApi")
+    has_default = any(ev["Path"] == "$default" and ev["Method"].upper() == "ANY" for ev in events.values())
+    if has_default:
+        return ["arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/*"]
+    return [
+        f"arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/{ev['Method'].upper()}"
+        + ev["Path"].replace("{id}", "*").replace("{execution_id}", "*")
+        for ev in events.values()
+    ]
+
+
+def test_the_control_api_has_one_lambda_permission_for_all_its_routes() -> None:
+    # Given the control API's routes, today and three times as many
+    function_id = "ControlApiFunction"
+    # When SAM's permissions for them are counted, with the size of their policy statements
+    arns = _sam_permissions(function_id)
+    statement = (
+        '{"Sid":"ControlApiFunctionAnyRoutePermission-0123456789ab","Effect":"Allow",'
+        '"Principal":{"Service":"apigateway.amazonaws.com"},"Action":"lambda:InvokeFunction",'
+        '"Resource":"arn:aws:lambda:us-east-1:123456789012:function:autopilot-prod-control-api",'
+        '"Condition":{"ArnLike":{"AWS:SourceArn":"%s"}}}'
+    )
+    size = sum(len(statement % arn) for arn in arns)
+    # Then one permission covers every route (SourceArn <api>/*/*), far under the 20 KB cap
+    assert arns == ["arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/*"]
+    assert size < POLICY_CAP_BYTES // 20
+    assert len(_events(function_id, "HttpApi")) > 1
+    # and no other function serves routes of this API (their permissions would add up again)
+    for other in FUNCTIONS:
+        if other != function_id:
+            assert not _events(other, "HttpApi"), other
+    assert not resources_of_type(TEMPLATE, "AWS::Lambda::Permission")
 
 
 def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> None:
