@@ -39,6 +39,7 @@ from engine.errors import (
     LiveTradingUnavailable,
     PreconditionFailed,
     QuotaExceeded,
+    RateLimited,
     StrategyNotFound,
     ValidationFailed,
 )
@@ -303,7 +304,7 @@ def resume_strategy(
     "/strategies/<strategy_id>/run",
     summary="Run once now (bounded to finish inside API Gateway's 29 s); the execution log",
     middlewares=[idempotency.idempotent_route],
-    responses=errors.route_docs(200, schemas.ExecutionLogOut, 400, 404, 409, 413, 422),
+    responses=errors.route_docs(200, schemas.ExecutionLogOut, 400, 404, 409, 413, 422, 429),
 )
 def run_strategy(strategy_id: StrategyId, idempotency_key: IdempotencyKey = None) -> schemas.ExecutionLogOut:
     from engine.services import execution  # the run path pulls in market data and the graph runner
@@ -431,6 +432,13 @@ def _precondition(exc: PreconditionFailed) -> Response[Any]:
 @app.exception_handler(QuotaExceeded)
 def _quota(exc: QuotaExceeded) -> Response[Any]:
     return _domain_answer(exc)
+
+
+@app.exception_handler(RateLimited)
+def _rate_limited(exc: RateLimited) -> Response[Any]:
+    answer = _domain_answer(exc)
+    answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 @app.exception_handler(InvalidNextToken)

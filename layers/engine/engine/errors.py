@@ -54,6 +54,16 @@ class QuotaExceeded(DomainError):
     code = "quota_exceeded"
 
 
+class RateLimited(DomainError):
+    """Asked again too soon; `retry_after` is the whole seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 class InvalidNextToken(DomainError):
     code = "invalid_next_token"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import math
 import uuid
 from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engine.clock import parse_iso
-from engine.errors import Conflict, InvalidTransition, PreconditionFailed, StrategyNotFound
+from engine.errors import Conflict, InvalidTransition, PreconditionFailed, RateLimited, StrategyNotFound
 from engine.models.strategy import Strategy, StrategyStatus, allowed_actions
 from engine.storage.dynamo import (
     StorageClients,
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 BY_OWNER = "by_owner"
 DUE_INDEX = "due"
 # attributes that exist only in storage (index keys); never part of the domain model
-STORAGE_ONLY = ("created_key", "due_shard")
+STORAGE_ONLY = ("created_key", "due_shard", "manual_run_at")
 # fields `update` may not touch: identity, ownership and the counters it maintains itself
 PROTECTED = frozenset(
     {"strategy_id", "created_by", "created_at", "version", "updated_at", "avg_execution_time_ms"}
@@ -254,6 +255,44 @@ class StrategyRepository:
                 exc, owner, expected_version, allowed_status, "update strategy"
             ) from exc
         return strategy_from_item(response["Attributes"])
+
+    def start_manual_run(self, strategy_id: str, *, owner: str, now: datetime, cooldown_seconds: int) -> None:
+        """Record a manual run's start unless one started within `cooldown_seconds`: RateLimited (with the
+        seconds left) then. One conditional write, so two racing requests cannot both pass; `version` is
+        not bumped (the strategy itself did not change)."""
+        if cooldown_seconds <= 0:
+            return
+        expr = Expr()
+        at = expr.name("manual_run_at")
+        cutoff = expr.value(now - timedelta(seconds=cooldown_seconds))
+        owned = f"{expr.name('created_by')} = {expr.value(owner)}"
+        condition = (
+            f"attribute_exists({expr.name('strategy_id')}) AND {owned}"
+            f" AND (attribute_not_exists({at}) OR {at} <= {cutoff})"
+        )
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}},
+                UpdateExpression=f"SET {at} = {expr.value(now)}",
+                ConditionExpression=condition,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise map_error(exc, what="start manual run") from exc
+            old = exc.response.get("Item") or {}
+            if old.get("created_by", {}).get("S") != owner:
+                raise StrategyNotFound("strategy not found") from exc
+            last = parse_iso(old["manual_run_at"]["S"])
+            left = (last + timedelta(seconds=cooldown_seconds) - now).total_seconds()
+            retry_after = max(1, math.ceil(left))
+            raise RateLimited(
+                f"this strategy was run less than {cooldown_seconds} s ago; retry in {retry_after} s",
+                retry_after=retry_after,
+                details={"retry_after_seconds": retry_after},
+            ) from exc
 
     def delete(
         self, strategy_id: str, *, owner: str, allowed_status: Collection[StrategyStatus] | None
