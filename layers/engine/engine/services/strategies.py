@@ -20,7 +20,6 @@ from engine.errors import (
     InvalidTransition,
     LiveTradingUnavailable,
     PreconditionFailed,
-    QuotaExceeded,
     ValidationFailed,
 )
 from engine.graph.validate import validate_graph
@@ -116,12 +115,10 @@ def create_strategy(
 ) -> Strategy:
     """A new DRAFT strategy; ValidationFailed for a graph that cannot be saved, QuotaExceeded at the quota.
 
-    The quota is counted before the write, so two creates racing at quota - 1 may both pass: a soft limit
-    by one or two is cheaper than a counter item every create would have to transact with.
+    The quota holds under races: the owner's counter goes up in the same transaction as the put, only
+    while below the quota (engine.storage.quota).
     """
     graph = validate_graph(node_graph)
-    if stores.strategies.count_by_owner(owner, up_to=quota) >= quota:
-        raise QuotaExceeded(f"at most {quota} strategies per user", details={"quota": quota})
     strategy = Strategy(
         strategy_id=str(uuid.uuid4()),
         strategy_name=name,
@@ -132,7 +129,7 @@ def create_strategy(
         created_at=now,
         updated_at=now,
     )
-    stores.strategies.create(strategy)
+    stores.strategies.create(strategy, quota=quota)
     return strategy
 
 

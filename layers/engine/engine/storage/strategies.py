@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from engine.clock import parse_iso
 from engine.errors import Conflict, InvalidTransition, PreconditionFailed, RateLimited, StrategyNotFound
 from engine.models.strategy import Strategy, StrategyStatus, allowed_actions
+from engine.storage import quota as quota_counter
 from engine.storage.dynamo import (
     StorageClients,
     error_code,
@@ -105,8 +106,19 @@ class StrategyRepository:
 
     # -- CRUD, scoped to the owner ----------------------------------------------------------------------
 
-    def create(self, strategy: Strategy) -> None:
-        """Store a new strategy; Conflict when the id exists."""
+    def create(self, strategy: Strategy, *, quota: int | None = None) -> None:
+        """Store a new strategy; Conflict when the id exists. With `quota`, the owner's counter goes up in
+        the same transaction, and QuotaExceeded when it is reached (engine.storage.quota)."""
+        if quota is not None:
+            quota_counter.create_within_quota(
+                self.db,
+                self.table,
+                strategy.created_by,
+                strategy_to_item(strategy, shards=self.settings.due_shards),
+                quota=quota,
+                count_existing=lambda up_to: self.count_by_owner(strategy.created_by, up_to=up_to),
+            )
+            return
         try:
             self.db.put_item(
                 TableName=self.table,
@@ -300,6 +312,9 @@ class StrategyRepository:
         """Delete the strategy item (its other data goes with `purge_strategy_data`)."""
         expr = Expr()
         condition = self._owner_condition(expr, owner, None, allowed_status)
+        if quota_counter.has_counter(self.db, self.table, owner):
+            self._delete_counted(strategy_id, owner, allowed_status, expr, condition)
+            return
         try:
             self.db.delete_item(
                 TableName=self.table,
@@ -310,6 +325,38 @@ class StrategyRepository:
             )
         except ClientError as exc:
             raise self._condition_error(exc, owner, None, allowed_status, "delete strategy") from exc
+
+    def _delete_counted(
+        self,
+        strategy_id: str,
+        owner: str,
+        allowed_status: Collection[StrategyStatus] | None,
+        expr: Expr,
+        condition: str,
+    ) -> None:
+        """The delete and the owner's counter -1 in one transaction."""
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"strategy_id": {"S": strategy_id}},
+                "ConditionExpression": condition,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                **expr.kwargs(),
+            }
+        }
+        try:
+            self.db.transact_write_items(TransactItems=[delete, quota_counter.uncount_op(self.table, owner)])
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if error_code(exc) != "TransactionCanceledException" or not reasons:
+                raise map_error(exc, what="delete strategy") from exc
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                failed = ClientError(
+                    {"Error": {"Code": "ConditionalCheckFailedException"}, "Item": reasons[0].get("Item")},
+                    "DeleteItem",
+                )
+                raise self._condition_error(failed, owner, None, allowed_status, "delete strategy") from exc
+            raise map_error(exc, what="delete strategy") from exc
 
     def _owner_condition(
         self,
