@@ -641,3 +641,53 @@ def test_the_engine_layer_is_built_by_sam_for_the_functions_runtime_and_architec
     for function_id in FUNCTIONS:
         code = ROOT / _props(function_id)["CodeUri"]
         assert (code / "requirements.txt").is_file(), f"{code} needs a requirements.txt for sam build"
+
+
+def test_reserved_concurrency_is_a_parameter_for_the_api_and_the_cron_unreserved_by_default() -> None:
+    # Given the two functions a burst must not starve one another
+    for function_id, parameter in (
+        ("ControlApiFunction", "ControlApiReservedConcurrency"),
+        ("CronExecutorFunction", "CronReservedConcurrency"),
+    ):
+        # When its reserved concurrency is read
+        reserved = _props(function_id)["ReservedConcurrentExecutions"]["Fn::If"]
+        # Then it is the parameter when set, and nothing reserved at the default 0
+        assert reserved[1] == {"Ref": parameter} and reserved[2] == {"Ref": "AWS::NoValue"}
+        condition = TEMPLATE["Conditions"][reserved[0]]
+        assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, 0]}]}
+        assert TEMPLATE["Parameters"][parameter]["Default"] == 0
+
+
+def test_data_tables_and_the_user_pool_are_retained_when_the_stack_goes_or_replaces_them() -> None:
+    # Given / When / Then
+    for logical in ("StrategiesTable", "ExecutionLogsTable", "TradesTable", "PortfoliosTable", "UserPool"):
+        assert RESOURCES[logical]["DeletionPolicy"] == "Retain", logical
+        assert RESOURCES[logical]["UpdateReplacePolicy"] == "Retain", logical
+
+
+def test_the_cron_and_the_worker_name_the_due_index_only() -> None:
+    # Given the roles of the two functions that query the Strategies table's due index
+    for function_id in ("CronExecutorFunction", "ExecutionWorkerFunction"):
+        # When every resource their statements name is listed
+        resources = [
+            str(resource)
+            for statement in _statements(_role_of(function_id))
+            for resource in (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+        ]
+        # Then the due index is named, and no index wildcard
+        assert str({"Fn::Sub": "${StrategiesTable.Arn}/index/due"}) in resources
+        assert not [r for r in resources if "index/*" in r], function_id
+
+
+def test_cognito_asks_strong_passwords_and_offers_totp() -> None:
+    # Given / When
+    pool = _props("UserPool")
+    policy = pool["Policies"]["PasswordPolicy"]
+    # Then
+    assert policy["MinimumLength"] >= 14
+    assert all(
+        policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
+    )
+    assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
