@@ -3,6 +3,7 @@ privilege, protected tables, a throttled and authenticated API declaring every r
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -691,3 +692,24 @@ def test_cognito_asks_strong_passwords_and_offers_totp() -> None:
         policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
     )
     assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+
+
+def test_the_stream_writes_only_the_two_fields_it_maintains_on_strategies() -> None:
+    # Given the portfolio stream's statement on the Strategies table
+    (statement,) = [
+        s
+        for s in _statements(_role_of("PortfolioStreamFunction"))
+        if s.get("Resource") == {"Fn::GetAtt": ["StrategiesTable", "Arn"]}
+    ]
+    # When its condition is read
+    attributes = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    # Then it may UpdateItem those fields only (plus the key and the epoch its condition reads), and no more
+    assert statement["Action"] == "dynamodb:UpdateItem"
+    assert set(attributes) == {"strategy_id", "paper_pnl_usd", "paper_positions_count", "portfolio_epoch"}
+    assert "ALL_OLD" not in statement["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"]
+    # and the code writes exactly the two fields
+    source = (ROOT / "layers/engine/engine/storage/strategies.py").read_text()
+    body = source[source.index("def set_paper_stats") : source.index("# -- scheduling")]
+    assert {"paper_pnl_usd", "paper_positions_count", "portfolio_epoch", "strategy_id"} >= set(
+        re.findall(r"expr\.name\('(\w+)'\)", body)
+    )
