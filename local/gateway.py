@@ -1,7 +1,8 @@
 """A local stand-in for API Gateway's HTTP API: routes from template.yaml, the JWT authorizer, and exact
 payload format 2.0 events for the function a route names.
 
-What it copies from API Gateway: an unknown route is 404 `{"message":"Not Found"}` (before any auth check);
+What it copies from API Gateway: an unknown route goes to the `$default` route when one is declared, else it
+is 404 `{"message":"Not Found"}` (before any auth check);
 a route under the JWT authorizer without a valid token is 401 `{"message":"Unauthorized"}` and the function is
 not called; claims reach the function as strings under `requestContext.authorizer.jwt.claims`; header names
 are lowercased and repeated headers joined with commas; repeated query parameters are joined with commas in
@@ -45,14 +46,19 @@ class Route:
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return self.path if self.path == "$default" else f"{self.method} {self.path}"
 
     @property
     def literal_segments(self) -> int:
         return sum(1 for part in self.path.split("/") if part and not part.startswith("{"))
 
 
+DEFAULT_ROUTE = "$default"  # API Gateway's catch-all: any method and path no other route matches
+
+
 def _path_pattern(path: str) -> re.Pattern[str]:
+    if path == DEFAULT_ROUTE:
+        return re.compile("^/.*$")
     parts = []
     for segment in path.strip("/").split("/"):
         if segment.startswith("{") and segment.endswith("+}"):
@@ -85,7 +91,7 @@ def routes_from_template(template: dict[str, Any] | None = None) -> list[Route]:
             routes.append(
                 Route(method, path, logical, None if open_route else str(authorizer), _path_pattern(path))
             )
-    return sorted(routes, key=lambda r: (-r.literal_segments, r.method == "ANY"))
+    return sorted(routes, key=lambda r: (r.path == DEFAULT_ROUTE, -r.literal_segments, r.method == "ANY"))
 
 
 def cors_origins(template: dict[str, Any] | None = None) -> list[str]:

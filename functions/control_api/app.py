@@ -34,6 +34,7 @@ from engine.clock import Deadline, utc_now
 from engine.errors import (
     Conflict,
     DomainError,
+    ExecutionNotFound,
     InvalidNextToken,
     InvalidTransition,
     LiveTradingUnavailable,
@@ -89,6 +90,7 @@ StrategyId = Annotated[str, Path(min_length=1, max_length=64)]
 DeploymentFilter = Annotated[
     str | None, Query(min_length=1, max_length=64, description="only those of this deployment")
 ]
+ExecutionId = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 # -- request context ---------------------------------------------------------------------------------------
@@ -317,7 +319,7 @@ def resume_strategy(
     "/strategies/<strategy_id>/run",
     summary="Run once now (bounded to finish inside API Gateway's 29 s); the execution log",
     middlewares=[idempotency.idempotent_route],
-    responses=errors.route_docs(200, schemas.ExecutionLogOut, 400, 404, 409, 413, 422),
+    responses=errors.route_docs(200, schemas.ExecutionLogOut, 400, 404, 409, 413, 422, 429),
 )
 def run_strategy(strategy_id: StrategyId, idempotency_key: IdempotencyKey = None) -> schemas.ExecutionLogOut:
     from engine.services import execution  # the run path pulls in market data and the graph runner
@@ -353,9 +355,19 @@ def list_executions(  # noqa: PLR0917 (the resolver passes query parameters by n
         deployment_id=deployment_id,
     )
     return schemas.ExecutionLogListOut(
-        items=[schemas.ExecutionLogOut.model_validate(log.model_dump()) for log in page.items],
+        items=[schemas.ExecutionLogSummaryOut.model_validate(log.model_dump()) for log in page.items],
         next_token=page.next_token,
     )
+
+
+@app.get(
+    "/strategies/<strategy_id>/executions/<execution_id>",
+    summary="One execution log with its per-node trace",
+    responses=errors.route_docs(200, schemas.ExecutionLogOut, 404, 422),
+)
+def get_execution(strategy_id: StrategyId, execution_id: ExecutionId) -> schemas.ExecutionLogOut:
+    log = strategies.get_execution(strategy_id, execution_id, owner=caller(), stores=stores())
+    return schemas.ExecutionLogOut.model_validate(log.model_dump())
 
 
 @app.get(
@@ -425,6 +437,11 @@ def _sub_resource_not_found(exc: NotFound) -> Response[Any]:
     return errors.error_response("not_found", exc.message, request_id=request_id())
 
 
+@app.exception_handler(ExecutionNotFound)
+def _execution_not_found(exc: ExecutionNotFound) -> Response[Any]:
+    return errors.error_response("execution_not_found", "execution not found", request_id=request_id())
+
+
 @app.exception_handler(InvalidTransition)
 def _invalid_transition(exc: InvalidTransition) -> Response[Any]:
     return _domain_answer(exc)
@@ -454,7 +471,9 @@ def _quota(exc: QuotaExceeded) -> Response[Any]:
 
 @app.exception_handler(RateLimited)
 def _rate_limited(exc: RateLimited) -> Response[Any]:
-    return _domain_answer(exc)
+    answer = _domain_answer(exc)
+    answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 @app.exception_handler(InvalidNextToken)

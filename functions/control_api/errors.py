@@ -31,6 +31,7 @@ STATUS_OF: dict[str, int] = {
     "unauthorized": 401,
     "strategy_not_found": 404,
     "backtest_not_found": 404,
+    "execution_not_found": 404,
     "not_found": 404,
     "invalid_transition": 409,
     "conflict": 409,
@@ -47,14 +48,14 @@ STATUS_OF: dict[str, int] = {
 _DESCRIPTIONS: dict[int, str] = {
     400: "invalid_json or invalid_next_token",
     401: "unauthorized: no JWT claims",
-    404: "strategy_not_found (missing, or not the caller's), backtest_not_found, or not_found (a resource "
-    "under it, a watchlist)",
+    404: "strategy_not_found (missing, or not the caller's), backtest_not_found, execution_not_found, or "
+    "not_found (a resource under it, a watchlist)",
     409: "invalid_transition, conflict or live_trading_unavailable",
     412: "precondition_failed: If-Match is not the strategy's version",
     413: "payload_too_large: body over 256 KB",
     422: "validation_error: details carry the field path",
     429: "quota_exceeded (the per-user strategy, running backtest or watchlist quota, or a watchlist's item "
-    "limit) or rate_limited (a cooldown)",
+    "limit) or rate_limited (a cooldown; Retry-After: seconds)",
     500: "internal_error: generic text and the request id",
     503: "market_data_unavailable: the market data source cannot be reached",
 }

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.models.base import Money, UtcDatetime
-from engine.models.execution import ExecutionLog
+from engine.models.execution import ExecutionLog, RunStatus
 from engine.models.portfolio import Portfolio
 from engine.models.strategy import (
     DeployConfig,
@@ -128,8 +128,27 @@ class ExecutionLogOut(ExecutionLog):
     """One run: status, timing, trades created and the per-node trace (capped, `truncated` when cut)."""
 
 
+class ExecutionLogSummaryOut(BaseModel):
+    """One run as a list shows it: the log without its trace (GET .../executions/{execution_id} has it)."""
+
+    execution_id: str
+    strategy_id: str
+    status: RunStatus
+    scheduled_for: UtcDatetime
+    trigger: Literal["schedule", "manual"]
+    executed_at: UtcDatetime
+    execution_time_ms: int = 0
+    nodes_executed: int = 0
+    trades_created: int = 0
+    graph_version: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    missed_slots: int | None = None
+    truncated: bool = False
+
+
 class ExecutionLogListOut(BaseModel):
-    items: list[ExecutionLogOut]
+    items: list[ExecutionLogSummaryOut]
     next_token: str | None = None
 
 

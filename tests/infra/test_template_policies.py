@@ -3,6 +3,7 @@ privilege, protected tables, a throttled and authenticated API declaring every r
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -61,6 +62,7 @@ DESIGN_ROUTES = {
     ("DELETE", "/backtests/{backtest_id}"),
     ("GET", "/backtests/{backtest_id}/trades"),
     ("GET", "/backtests/{backtest_id}/executions"),
+    ("GET", "/strategies/{id}/executions/{execution_id}"),
 }
 
 
@@ -463,6 +465,7 @@ def test_every_route_of_the_contract_is_declared_exactly_once_on_the_control_api
         (ev["Method"].upper(), ev["Path"], function_id, ev["ApiId"], ev.get("PayloadFormatVersion"))
         for function_id in FUNCTIONS
         for ev in _events(function_id, "HttpApi").values()
+        if ev["Path"] != "$default"
     ]
     # When
     counts = Counter((method, path) for method, path, *_ in declared)
@@ -472,6 +475,47 @@ def test_every_route_of_the_contract_is_declared_exactly_once_on_the_control_api
     assert {(f, api["Ref"], version) for *_, f, api, version in declared} == {
         ("ControlApiFunction", "HttpApi", "2.0")
     }
+
+
+POLICY_CAP_BYTES = 20 * 1024  # Lambda's resource-based policy limit
+
+
+def _sam_permissions(function_id: str) -> list[str]:
+    """The SourceArn resources SAM writes into the function's policy for its HttpApi events (its rule, in
+    samtranslator's HttpApi event source: a `$default` ANY route on the same function makes every other
+    route's permission redundant, so none is written for them)."""
+    events = _events(function_id, "HttpApi")
+    has_default = any(ev["Path"] == "$default" and ev["Method"].upper() == "ANY" for ev in events.values())
+    if has_default:
+        return ["arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/*"]
+    return [
+        f"arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/{ev['Method'].upper()}"
+        + ev["Path"].replace("{id}", "*").replace("{execution_id}", "*")
+        for ev in events.values()
+    ]
+
+
+def test_the_control_api_has_one_lambda_permission_for_all_its_routes() -> None:
+    # Given the control API's routes, today and three times as many
+    function_id = "ControlApiFunction"
+    # When SAM's permissions for them are counted, with the size of their policy statements
+    arns = _sam_permissions(function_id)
+    statement = (
+        '{"Sid":"ControlApiFunctionAnyRoutePermission-0123456789ab","Effect":"Allow",'
+        '"Principal":{"Service":"apigateway.amazonaws.com"},"Action":"lambda:InvokeFunction",'
+        '"Resource":"arn:aws:lambda:us-east-1:123456789012:function:autopilot-prod-control-api",'
+        '"Condition":{"ArnLike":{"AWS:SourceArn":"%s"}}}'
+    )
+    size = sum(len(statement % arn) for arn in arns)
+    # Then one permission covers every route (SourceArn <api>/*/*), far under the 20 KB cap
+    assert arns == ["arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/*"]
+    assert size < POLICY_CAP_BYTES // 20
+    assert len(_events(function_id, "HttpApi")) > 1
+    # and no other function serves routes of this API (their permissions would add up again)
+    for other in FUNCTIONS:
+        if other != function_id:
+            assert not _events(other, "HttpApi"), other
+    assert not resources_of_type(TEMPLATE, "AWS::Lambda::Permission")
 
 
 def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> None:
@@ -653,3 +697,74 @@ def test_the_engine_layer_is_built_by_sam_for_the_functions_runtime_and_architec
     for function_id in FUNCTIONS:
         code = ROOT / _props(function_id)["CodeUri"]
         assert (code / "requirements.txt").is_file(), f"{code} needs a requirements.txt for sam build"
+
+
+def test_reserved_concurrency_is_a_parameter_for_the_api_and_the_cron_unreserved_by_default() -> None:
+    # Given the two functions a burst must not starve one another
+    for function_id, parameter in (
+        ("ControlApiFunction", "ControlApiReservedConcurrency"),
+        ("CronExecutorFunction", "CronReservedConcurrency"),
+    ):
+        # When its reserved concurrency is read
+        reserved = _props(function_id)["ReservedConcurrentExecutions"]["Fn::If"]
+        # Then it is the parameter when set, and nothing reserved at the default 0
+        assert reserved[1] == {"Ref": parameter} and reserved[2] == {"Ref": "AWS::NoValue"}
+        condition = TEMPLATE["Conditions"][reserved[0]]
+        assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, 0]}]}
+        assert TEMPLATE["Parameters"][parameter]["Default"] == 0
+
+
+def test_data_tables_and_the_user_pool_are_retained_when_the_stack_goes_or_replaces_them() -> None:
+    # Given / When / Then
+    for logical in ("StrategiesTable", "ExecutionLogsTable", "TradesTable", "PortfoliosTable", "UserPool"):
+        assert RESOURCES[logical]["DeletionPolicy"] == "Retain", logical
+        assert RESOURCES[logical]["UpdateReplacePolicy"] == "Retain", logical
+
+
+def test_the_cron_and_the_worker_name_the_due_index_only() -> None:
+    # Given the roles of the two functions that query the Strategies table's due index
+    for function_id in ("CronExecutorFunction", "ExecutionWorkerFunction"):
+        # When every resource their statements name is listed
+        resources = [
+            str(resource)
+            for statement in _statements(_role_of(function_id))
+            for resource in (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+        ]
+        # Then the due index is named, and no index wildcard
+        assert str({"Fn::Sub": "${StrategiesTable.Arn}/index/due"}) in resources
+        assert not [r for r in resources if "index/*" in r], function_id
+
+
+def test_cognito_asks_strong_passwords_and_offers_totp() -> None:
+    # Given / When
+    pool = _props("UserPool")
+    policy = pool["Policies"]["PasswordPolicy"]
+    # Then
+    assert policy["MinimumLength"] >= 14
+    assert all(
+        policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols")
+    )
+    assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+
+
+def test_the_stream_writes_only_the_two_fields_it_maintains_on_strategies() -> None:
+    # Given the portfolio stream's statement on the Strategies table
+    (statement,) = [
+        s
+        for s in _statements(_role_of("PortfolioStreamFunction"))
+        if s.get("Resource") == {"Fn::GetAtt": ["StrategiesTable", "Arn"]}
+    ]
+    # When its condition is read
+    attributes = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    # Then it may UpdateItem those fields only (plus the key and the epoch its condition reads), and no more
+    assert statement["Action"] == "dynamodb:UpdateItem"
+    assert set(attributes) == {"strategy_id", "paper_pnl_usd", "paper_positions_count", "portfolio_epoch"}
+    assert "ALL_OLD" not in statement["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"]
+    # and the code writes exactly the two fields
+    source = (ROOT / "layers/engine/engine/storage/strategies.py").read_text()
+    body = source[source.index("def set_paper_stats") : source.index("# -- scheduling")]
+    assert {"paper_pnl_usd", "paper_positions_count", "portfolio_epoch", "strategy_id"} >= set(
+        re.findall(r"expr\.name\('(\w+)'\)", body)
+    )

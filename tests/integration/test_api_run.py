@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -149,3 +149,31 @@ def test_an_engine_crash_is_logged_under_the_execution_id_and_the_owner_reads_a_
     (record,) = [r for r in caplog.records if r.getMessage() == "run failed inside the engine"]
     assert record.execution_id == log["execution_id"]  # type: ignore[attr-defined]
     assert record.exc_info is not None and "secret internals" in str(record.exc_info[1])
+
+
+def test_a_second_run_within_the_cooldown_is_429_with_retry_after_and_the_same_key_replays(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployed strategy run once now with an Idempotency-Key (cooldown 30 s by default)
+    strategy_id = api.in_status("DEPLOYED")
+    first = api("POST", f"/strategies/{strategy_id}/run", headers={"Idempotency-Key": "k-cooldown-1"})
+    assert first.status == 200, first.body
+    before = api.snapshot()
+
+    # When it is run again 10 s later without a key, then retried with the first key
+    later = datetime.fromisoformat(first.body["executed_at"].replace("Z", "+00:00")) + timedelta(seconds=10)
+    monkeypatch.setattr(app_module, "utc_now", lambda: later)
+    again = api("POST", f"/strategies/{strategy_id}/run")
+    retried = api("POST", f"/strategies/{strategy_id}/run", headers={"Idempotency-Key": "k-cooldown-1"})
+
+    # Then the new run is refused 429 rate_limited with Retry-After (about 20 s), nothing changed, and the
+    # retry with the first key gets the first answer
+    assert again.status == 429, again.body
+    assert again.error_code == "rate_limited"
+    assert 19 <= int(again.headers["retry-after"]) <= 21
+    assert api.snapshot() == before
+    assert (retried.status, retried.body) == (200, first.body)
+
+    # and once the cooldown has passed a new run goes through
+    monkeypatch.setattr(app_module, "utc_now", lambda: later + timedelta(seconds=21))
+    assert api("POST", f"/strategies/{strategy_id}/run").status == 200

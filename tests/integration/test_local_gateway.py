@@ -184,14 +184,16 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
         for res in template["Resources"].values()
         if res.get("Type") == "AWS::Serverless::Function"
         for e in (res["Properties"].get("Events") or {}).values()
-        if e.get("Type") == "HttpApi"
+        if e.get("Type") == "HttpApi" and e["Properties"]["Path"] != "$default"
     }
     gateway = Gateway(lambda f, e: None, DevTokenIssuer(now=lambda: START))
 
     # When each is matched with a concrete path
     matched = {}
     for route in routes_from_template(template):
-        path = route.path.replace("{id}", "s-1")
+        if route.path == "$default":
+            continue
+        path = route.path.replace("{id}", "s-1").replace("{execution_id}", "x-1")
         found = gateway.match(route.method, path)
         assert found is not None
         matched[route.route_key] = found
@@ -201,23 +203,29 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
     assert len(declared) == len(ROUTES)  # the contract's routes, each declared once
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        assert params == ({"id": "s-1"} if "{id}" in key else {})
-    assert gateway.match("PUT", "/strategies") is None
-    assert gateway.match("GET", "/strategies/s-1/unknown") is None
-    assert gateway.match("GET", "/strategies/") is None
+        expected = {"id": "s-1"} if "{id}" in key else {}
+        assert params == ({**expected, "execution_id": "x-1"} if "{execution_id}" in key else expected)
+    # and anything else reaches `$default` (the control API, whose resolver answers 404), as in API Gateway
+    for method, path in (("PUT", "/strategies"), ("GET", "/strategies/s-1/unknown")):
+        found = gateway.match(method, path)
+        assert found is not None and found[0].route_key == "$default"
+        assert found[0].function == "ControlApiFunction"
+    assert gateway.match("GET", "/strategies/") is not None  # `$default` too
 
 
 @pytest.mark.parametrize(
     ("method", "path"), [("GET", "/nowhere"), ("PUT", "/strategies"), ("GET", "/strategies/a/b/c")]
 )
-def test_an_unknown_route_is_404_before_any_token_check(gateway: Running, method: str, path: str) -> None:
+def test_an_unknown_route_meets_the_authorizer_of_the_default_route(
+    gateway: Running, method: str, path: str
+) -> None:
     # Given no token at all
     # When a route the template does not declare is asked for
     status, _, body = request(gateway.url + path, method)
 
-    # Then API Gateway's own 404 comes back and no function runs
-    assert status == 404
-    assert json.loads(body) == {"message": "Not Found"}
+    # Then it is `$default`'s (the control API's, behind the JWT authorizer): 401, and no function runs
+    assert status == 401
+    assert json.loads(body) == {"message": "Unauthorized"}
     assert gateway.captured.events == []
 
 

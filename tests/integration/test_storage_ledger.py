@@ -218,7 +218,9 @@ def test_a_log_item_expires_after_the_configured_days_and_keeps_its_trace(strate
     # Then
     assert item["expires_at"] == int((T0 + timedelta(days=30, seconds=2)).timestamp())
     assert item["log_key"] == f"2026-11-24T12:00:00.000Z#{log.execution_id}"
-    (stored,) = logs.list(strategy_id, limit=5, next_token=None, scope="u").items
+    (listed,) = logs.list(strategy_id, limit=5, next_token=None, scope="u").items
+    assert listed == log.model_copy(update={"trace": []})  # lists read no trace (issue 11)
+    stored = logs.get(strategy_id, log.execution_id)
     assert stored == log
     assert stored.trace[0].decisions == [{"market_id": "m1", "kept": True, "yes_price": 0.42}]
 

@@ -25,6 +25,7 @@ ROUTES = (
     ("POST", "/strategies/{id}/resume"),
     ("POST", "/strategies/{id}/run"),
     ("GET", "/strategies/{id}/executions"),
+    ("GET", "/strategies/{id}/executions/{execution_id}"),
     ("GET", "/strategies/{id}/trades"),
     ("GET", "/strategies/{id}/portfolio"),
     ("GET", "/strategies/{id}/performance"),

@@ -44,6 +44,12 @@ class WatchlistNotFound(NotFound):
     pass
 
 
+class ExecutionNotFound(DomainError):
+    """No log with this id among the strategy's (or the strategy is not the caller's)."""
+
+    code = "execution_not_found"
+
+
 class InvalidTransition(DomainError):
     """An action the state table does not allow; details carry the status and the allowed actions."""
 
@@ -64,6 +70,16 @@ class PreconditionFailed(DomainError):
 
 class QuotaExceeded(DomainError):
     code = "quota_exceeded"
+
+
+class RateLimited(DomainError):
+    """Asked again too soon; `retry_after` is the whole seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
 
 
 class InvalidNextToken(DomainError):
@@ -98,9 +114,3 @@ class DeadlineExceeded(DomainError):
     """The caller's deadline passed before the work finished."""
 
     code = "timeout"
-
-
-class RateLimited(DomainError):
-    """The caller asked again too soon (a per-user cooldown, e.g. strategy previews)."""
-
-    code = "rate_limited"

@@ -45,6 +45,7 @@ class Settings(BaseModel):
     safety_margin_seconds: float = Field(default=8.0, ge=0, alias="SAFETY_MARGIN_SECONDS")
     max_due_per_tick: int = Field(default=5000, ge=1, alias="MAX_DUE_PER_TICK")
     manual_run_deadline_seconds: float = Field(default=20.0, gt=0, le=25, alias="MANUAL_RUN_DEADLINE_SECONDS")
+    manual_run_cooldown_seconds: int = Field(default=30, ge=0, le=86400, alias="MANUAL_RUN_COOLDOWN_SECONDS")
     token_signing_key: str = Field(default="", alias="TOKEN_SIGNING_KEY")  # next_token HMAC key
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")

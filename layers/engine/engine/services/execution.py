@@ -745,7 +745,8 @@ def run_manual(
 
     Slot key `manual:<now ISO>`, trigger `manual`, scheduled_for = now. StrategyNotFound for a missing or
     foreign strategy; InvalidTransition for a DRAFT (run is allowed from DEPLOYED, RUNNING, PAUSED,
-    STOPPED). Never touches `due_at` or `consecutive_failures`. `provider` None: Polymarket from settings.
+    STOPPED); RateLimited within the cooldown after the previous manual run. Never touches `due_at` or
+    `consecutive_failures`. `provider` None: Polymarket from settings.
     """
     engine = engine or Engine.from_settings()
     strategy = engine.strategies.get(strategy_id, owner=owner)
@@ -754,6 +755,10 @@ def run_manual(
             f"not allowed while the strategy is {strategy.status.value}",
             details={"status": strategy.status.value, "allowed": allowed_actions(strategy.status)},
         )
+    # the cooldown is taken before any market data is fetched: a refused run costs one write
+    engine.strategies.start_manual_run(
+        strategy_id, owner=owner, now=now, cooldown_seconds=engine.settings.manual_run_cooldown_seconds
+    )
     if provider is None:
         from engine.market.polymarket import client_from_settings
 

@@ -17,10 +17,10 @@ from engine import schedule
 from engine.errors import (
     Conflict,
     DeploymentNotFound,
+    ExecutionNotFound,
     InvalidTransition,
     LiveTradingUnavailable,
     PreconditionFailed,
-    QuotaExceeded,
     ValidationFailed,
 )
 from engine.graph.validate import is_alert_graph, validate_graph
@@ -135,13 +135,11 @@ def create_strategy(
 ) -> Strategy:
     """A new DRAFT strategy; ValidationFailed for a graph that cannot be saved, QuotaExceeded at the quota.
 
-    The quota is counted before the write, so two creates racing at quota - 1 may both pass: a soft limit
-    by one or two is cheaper than a counter item every create would have to transact with.
+    The quota holds under races: the owner's counter goes up in the same transaction as the put, only
+    while below the quota (engine.storage.quota).
     """
     graph = validate_graph(node_graph)
     check_graph_watchlists(graph, owner=owner, repo=stores.watchlists)
-    if stores.strategies.count_by_owner(owner, up_to=quota) >= quota:
-        raise QuotaExceeded(f"at most {quota} strategies per user", details={"quota": quota})
     strategy = Strategy(
         strategy_id=str(uuid.uuid4()),
         strategy_name=name,
@@ -162,7 +160,7 @@ def create_strategy(
     )
     created = _event(strategy, EventType.CREATED, actor=owner, at=now, to_status=strategy.status)
     stores.strategies.create(
-        strategy, also=[stores.history.put_version(first), stores.history.put_event(created)]
+        strategy, quota=quota, also=[stores.history.put_version(first), stores.history.put_event(created)]
     )
     return strategy
 
@@ -599,6 +597,15 @@ def list_executions(
         scope=owner,
         deployment_id=deployment_id,
     )
+
+
+def get_execution(strategy_id: str, execution_id: str, *, owner: str, stores: Stores) -> ExecutionLog:
+    """One execution log of the owner's strategy, with its trace; ExecutionNotFound for an unknown id."""
+    stores.strategies.get(strategy_id, owner=owner)
+    log = stores.executions.get(strategy_id, execution_id)
+    if log is None:
+        raise ExecutionNotFound("execution not found")
+    return log
 
 
 def list_trades(

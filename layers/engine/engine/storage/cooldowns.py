@@ -3,6 +3,7 @@ table: every container of the control API sees the same cooldown. Items expire t
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,7 +43,9 @@ class CooldownRepository:
             left_ms = int(old.get("until_ms", {}).get("N", until_ms)) - now_ms
             wait = max(left_ms, 0) / 1000
             raise RateLimited(
-                f"too many requests: try again in {wait:.1f} s", details={"retry_after_seconds": wait}
+                f"too many requests: try again in {wait:.1f} s",
+                retry_after=max(1, math.ceil(wait)),
+                details={"retry_after_seconds": wait},
             ) from None
         except BotoCoreError as exc:
             raise StorageError("cooldown write failed", details={"aws_code": type(exc).__name__}) from exc

@@ -23,6 +23,9 @@ from engine.storage.query import Expr, signed_page_query
 
 STORAGE_ONLY = ("log_key", "expires_at")
 BY_DEPLOYMENT = "by_deployment"  # GSI (deployment_id, log_key): a deployment's logs by slot
+BY_EXECUTION = "by_execution"
+# what a list shows of each log: everything but the trace (up to 100 KB a log; one log's route has it)
+SUMMARY_FIELDS = tuple(name for name in ExecutionLog.model_fields if name != "trace")
 
 
 def log_key(log: ExecutionLog) -> str:
@@ -99,6 +102,8 @@ class ExecutionLogRepository:
             keys = (*keys, "deployment_id")
         if status is not None:
             params["FilterExpression"] = f"{expr.name('status')} = {expr.value(status)}"
+        # the key attributes too: the page's last key is built from them
+        params["ProjectionExpression"] = ", ".join(expr.name(a) for a in (*SUMMARY_FIELDS, "log_key"))
         params.update(expr.kwargs())
         items, token = signed_page_query(
             self.db,
@@ -117,3 +122,23 @@ class ExecutionLogRepository:
             what="list execution logs",
         )
         return Page(items=[log_from_item(i) for i in items], next_token=token)
+
+    def get(self, strategy_id: str, execution_id: str) -> ExecutionLog | None:
+        """One log of the strategy with its trace; None when no log of this strategy has that id."""
+        expr = Expr()
+        try:
+            found = self.db.query(
+                TableName=self.table,
+                IndexName=BY_EXECUTION,
+                KeyConditionExpression=f"{expr.name('execution_id')} = {expr.value(execution_id)}",
+                Limit=10,
+                **expr.kwargs(),
+            )
+            keys = [k for k in found.get("Items", []) if k.get("strategy_id", {}).get("S") == strategy_id]
+            if not keys:
+                return None
+            key = {"strategy_id": keys[0]["strategy_id"], "log_key": keys[0]["log_key"]}
+            item = self.db.get_item(TableName=self.table, Key=key).get("Item")
+        except ClientError as exc:
+            raise map_error(exc, what="read execution log") from exc
+        return None if item is None else log_from_item(item)

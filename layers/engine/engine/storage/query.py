@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
@@ -16,6 +17,14 @@ from engine.storage.tokens import decode_next_token, encode_next_token, scoped_k
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8
 FILTER_SCAN_BUDGET = 2000  # items a filtered page may read before it answers short, with a token
+# A page's items, as typed JSON, stay under this: Lambda answers at most 6 MB, and the API's JSON of an item
+# is never larger than its typed JSON here (which escapes as the API does and adds the type wrappers).
+PAGE_BYTES = 5 * 1024 * 1024
+
+
+def item_bytes(item: Mapping[str, Any]) -> int:
+    """An upper bound of the item's size in an answer: its typed JSON, ASCII-escaped."""
+    return len(json.dumps(item, separators=(",", ":"), default=str))
 
 
 class Expr:
@@ -61,14 +70,17 @@ def page_query(
     key_attributes: Collection[str],
     filtered: bool,
     what: str,
+    max_bytes: int | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Up to `limit` raw items and the key to continue after, or None when the list is exhausted.
 
     Reads one item past the page so the last page never carries a token to an empty page. A filter is
     applied after DynamoDB's Limit, so filtered reads loop until the page is full, within a read budget:
-    past it the page answers short with a token (as DynamoDB itself does).
+    past it the page answers short with a token (as DynamoDB itself does). With `max_bytes`, a page whose
+    items would pass it (`item_bytes`) ends early with a token; it always holds at least one item.
     """
     items: list[dict[str, Any]] = []
+    used = 0
     scanned = 0
     start = dict(start_key) if start_key else None
     while True:
@@ -82,6 +94,10 @@ def page_query(
             raise map_error(exc, what=what) from exc
         scanned += int(response.get("ScannedCount", 0))
         for item in response.get("Items", []):
+            if max_bytes is not None and len(items) < limit:
+                used += item_bytes(item)
+                if items and used > max_bytes:
+                    return items, key_of(items[-1], key_attributes)
             items.append(item)
             if len(items) > limit:
                 return items[:limit], key_of(items[limit - 1], key_attributes)
@@ -179,5 +195,6 @@ def signed_page_query(
         key_attributes=key_attributes,
         filtered=filtered,
         what=what,
+        max_bytes=PAGE_BYTES,
     )
     return items, encode_next_token(last, scope=scope, key=key) if last else None

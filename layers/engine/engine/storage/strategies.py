@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import math
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from engine.clock import parse_iso
-from engine.errors import Conflict, InvalidTransition, PreconditionFailed, StrategyNotFound
+from engine.errors import Conflict, InvalidTransition, PreconditionFailed, RateLimited, StrategyNotFound
 from engine.models.strategy import Strategy, StrategyStatus, allowed_actions
+from engine.storage import quota as quota_counter
 from engine.storage.dynamo import (
     StorageClients,
     error_code,
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 BY_OWNER = "by_owner"
 DUE_INDEX = "due"
 # attributes that exist only in storage (index keys); never part of the domain model
-STORAGE_ONLY = ("created_key", "due_shard")
+STORAGE_ONLY = ("created_key", "due_shard", "manual_run_at")
 # fields `update` may not touch: identity, ownership and the counters it maintains itself
 PROTECTED = frozenset(
     {"strategy_id", "created_by", "created_at", "version", "updated_at", "avg_execution_time_ms"}
@@ -107,9 +109,24 @@ class StrategyRepository:
 
     # -- CRUD, scoped to the owner ----------------------------------------------------------------------
 
-    def create(self, strategy: Strategy, *, also: Sequence[Mapping[str, Any]] = ()) -> None:
+    def create(
+        self, strategy: Strategy, *, quota: int | None = None, also: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         """Store a new strategy; Conflict when the id exists. `also`: more TransactWriteItems entries
-        (its first graph version, its `created` event) written in the same transaction."""
+        (its first graph version, its `created` event) written in the same transaction. With `quota`, the
+        owner's counter goes up in that transaction too, and QuotaExceeded when it is reached
+        (engine.storage.quota)."""
+        if quota is not None:
+            quota_counter.create_within_quota(
+                self.db,
+                self.table,
+                strategy.created_by,
+                strategy_to_item(strategy, shards=self.settings.due_shards),
+                quota=quota,
+                count_existing=lambda up_to: self.count_by_owner(strategy.created_by, up_to=up_to),
+                also=also,
+            )
+            return
         put = {
             "TableName": self.table,
             "Item": strategy_to_item(strategy, shards=self.settings.due_shards),
@@ -309,12 +326,53 @@ class StrategyRepository:
             raise StrategyNotFound("strategy not found")
         return strategy_from_item(item)
 
+    def start_manual_run(self, strategy_id: str, *, owner: str, now: datetime, cooldown_seconds: int) -> None:
+        """Record a manual run's start unless one started within `cooldown_seconds`: RateLimited (with the
+        seconds left) then. One conditional write, so two racing requests cannot both pass; `version` is
+        not bumped (the strategy itself did not change)."""
+        if cooldown_seconds <= 0:
+            return
+        expr = Expr()
+        at = expr.name("manual_run_at")
+        cutoff = expr.value(now - timedelta(seconds=cooldown_seconds))
+        owned = f"{expr.name('created_by')} = {expr.value(owner)}"
+        condition = (
+            f"attribute_exists({expr.name('strategy_id')}) AND {owned}"
+            f" AND (attribute_not_exists({at}) OR {at} <= {cutoff})"
+        )
+        try:
+            self.db.update_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}},
+                UpdateExpression=f"SET {at} = {expr.value(now)}",
+                ConditionExpression=condition,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **expr.kwargs(),
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise map_error(exc, what="start manual run") from exc
+            old = exc.response.get("Item") or {}
+            if old.get("created_by", {}).get("S") != owner:
+                raise StrategyNotFound("strategy not found") from exc
+            last = parse_iso(old["manual_run_at"]["S"])
+            left = (last + timedelta(seconds=cooldown_seconds) - now).total_seconds()
+            retry_after = max(1, math.ceil(left))
+            raise RateLimited(
+                f"this strategy was run less than {cooldown_seconds} s ago; retry in {retry_after} s",
+                retry_after=retry_after,
+                details={"retry_after_seconds": retry_after},
+            ) from exc
+
     def delete(
         self, strategy_id: str, *, owner: str, allowed_status: Collection[StrategyStatus] | None
     ) -> None:
         """Delete the strategy item (its other data goes with `purge_strategy_data`)."""
         expr = Expr()
         condition = self._owner_condition(expr, owner, None, allowed_status)
+        if quota_counter.has_counter(self.db, self.table, owner):
+            self._delete_counted(strategy_id, owner, allowed_status, expr, condition)
+            return
         try:
             self.db.delete_item(
                 TableName=self.table,
@@ -325,6 +383,38 @@ class StrategyRepository:
             )
         except ClientError as exc:
             raise self._condition_error(exc, owner, None, allowed_status, "delete strategy") from exc
+
+    def _delete_counted(
+        self,
+        strategy_id: str,
+        owner: str,
+        allowed_status: Collection[StrategyStatus] | None,
+        expr: Expr,
+        condition: str,
+    ) -> None:
+        """The delete and the owner's counter -1 in one transaction."""
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"strategy_id": {"S": strategy_id}},
+                "ConditionExpression": condition,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                **expr.kwargs(),
+            }
+        }
+        try:
+            self.db.transact_write_items(TransactItems=[delete, quota_counter.uncount_op(self.table, owner)])
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if error_code(exc) != "TransactionCanceledException" or not reasons:
+                raise map_error(exc, what="delete strategy") from exc
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                failed = ClientError(
+                    {"Error": {"Code": "ConditionalCheckFailedException"}, "Item": reasons[0].get("Item")},
+                    "DeleteItem",
+                )
+                raise self._condition_error(failed, owner, None, allowed_status, "delete strategy") from exc
+            raise map_error(exc, what="delete strategy") from exc
 
     def _owner_condition(
         self,
