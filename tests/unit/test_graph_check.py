@@ -129,3 +129,17 @@ def test_logic_not_through_the_runner_uses_edge_handles() -> None:
     assert [o.market_id for o in result.orders] == ["a"]
     logic_trace = next(t for t in result.trace if t.node_id == "not")
     assert logic_trace.received == 2 and logic_trace.kept == 1
+
+
+def test_logic_handles_follow_its_op() -> None:
+    # Given an `and` with an edge into `exclude`, and a `not` fed only on `exclude`
+    def logic(op: str, handle: str) -> dict[str, Any]:
+        return {
+            "nodes": [node("src", "DATA_SOURCE"), node("l", "LOGIC", {"op": op}), ORC],
+            "edges": [edge("src", "l", handle), edge("l", "orc")],
+        }
+
+    # When checked / Then each says why it cannot deploy
+    assert codes(check_graph(logic("and", "exclude"))) == [("invalid_handle", "error")]
+    assert codes(check_graph(logic("not", "exclude"))) == [("input_count", "error")]
+    assert check_graph(logic("not", "include")).deployable
