@@ -39,6 +39,9 @@ EXAMPLE_GRAPH: dict[str, Any] = {
                 "max_positions": 5,
                 "take_profit_pct": 20,
                 "stop_loss_pct": 15,
+                # the recorded markets (February 2026) are past their end dates at T0: allowed, so these
+                # tests keep proving the run path; the end-date rule has its own tests (test_orchestrator)
+                "allow_entries_past_end_date": True,
             },
         },
     ],
