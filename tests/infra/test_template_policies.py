@@ -446,7 +446,9 @@ def test_the_http_api_is_throttled_and_requires_a_jwt_by_default() -> None:
     assert throttling["ThrottlingBurstLimit"] == {"Ref": "ThrottleBurst"}
     assert jwt["IdentitySource"] == "$request.header.Authorization"
     assert jwt["JwtConfiguration"]["issuer"]["Fn::If"][0] == "UseExternalIssuer"
-    assert api["CorsConfiguration"]["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
+    condition, cors, off = api["CorsConfiguration"]["Fn::If"]
+    assert (condition, off) == ("CorsOn", {"Ref": "AWS::NoValue"})
+    assert cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
     assert TEMPLATE["Parameters"]["CorsAllowOrigins"]["Type"] == "CommaDelimitedList"
 
 
@@ -768,3 +770,21 @@ def test_the_stream_writes_only_the_two_fields_it_maintains_on_strategies() -> N
     assert {"paper_pnl_usd", "paper_positions_count", "portfolio_epoch", "strategy_id"} >= set(
         re.findall(r"expr\.name\('(\w+)'\)", body)
     )
+
+
+def test_empty_cors_origins_turn_cors_off_and_prod_refuses_a_localhost_origin() -> None:
+    # Given the condition on the API's CORS and the rule on prod deployments
+    condition = TEMPLATE["Conditions"]["CorsOn"]
+    rule = TEMPLATE["Rules"]["NoLocalhostOriginInProd"]
+    samconfig = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    prod = samconfig["prod"]["deploy"]["parameters"]["parameter_overrides"].split()
+    # When the origins the rule refuses are listed
+    (assertion,) = rule["Assertions"]
+    refused = {c["Fn::Contains"][1] for c in assertion["Assert"]["Fn::Not"][0]["Fn::Or"]}
+    # Then CORS is on only with origins, prod refuses localhost ones, and prod's own config passes
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "CorsAllowOrigins"}]}, ""]}]}
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    assert TEMPLATE["Parameters"]["CorsAllowOrigins"]["Default"] in refused
+    assert {"http://localhost:3000", "http://127.0.0.1:3000"} <= refused
+    prod_origins = next(p.split("=", 1)[1] for p in prod if p.startswith("CorsAllowOrigins="))
+    assert prod_origins.strip("'\"") not in refused
