@@ -11,7 +11,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 LOCK_VENV := .venv-lock
 
-.PHONY: lock help venv test lint format typecheck unit bench demo up build validate deploy openapi clean
+.PHONY: lock help venv test lint format typecheck unit bench demo up build validate deploy openapi nodes-doc clean
 
 help:
 	@echo "make demo      run the scripted demo on the embedded local stack"
@@ -57,8 +57,11 @@ demo: venv
 up: venv
 	$(PY) -m local.stack
 
-openapi: venv
+openapi: venv nodes-doc
 	$(PY) -m functions.control_api.openapi > docs/openapi.json
+
+nodes-doc: venv
+	$(PY) -m engine.nodes.docs > docs/NODES.md
 
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)

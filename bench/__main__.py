@@ -49,6 +49,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "tick": {"strategies": 500, "concurrency": 8, "market_latency_ms": 20.0},
         "stream": {"trades": 2000, "strategies": 50, "batch_size": 100},
         "imports": {"runs": 7},
+        "schedule": {"repeats": 5},
         "api": {"clients": 4, "requests": 400, "strategies": 5},
         "scale": {"strategies": 2000, "cron_budget_seconds": 55.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 300, "days": 30, "baseline_slots": 48},
@@ -59,6 +60,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "tick": {"strategies": 40, "concurrency": 8, "market_latency_ms": 20.0},
         "stream": {"trades": 200, "strategies": 10, "batch_size": 100},
         "imports": {"runs": 2},
+        "schedule": {"repeats": 2},
         "api": {"clients": 2, "requests": 60, "strategies": 3},
         # 31 s left: runs start only while more than margin + run deadline (28 s) remain, so most overflow
         "scale": {"strategies": 120, "cron_budget_seconds": 31.0, "market_latency_ms": 20.0},
@@ -95,6 +97,10 @@ def _child(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
         from bench import imports_bench
 
         return imports_bench.run(**sizes)
+    if name == "schedule":
+        from bench import schedule_bench
+
+        return schedule_bench.run(**sizes)
     if name == "api":
         from bench import api_latency_bench
 
@@ -235,6 +241,31 @@ def rows_imports(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_schedule(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    where = f"{f['starts']} start times over 2025, best of {f['repeats']}"
+    return [
+        Row(
+            f"next_slots(..., {f['count']}) {case['expr']} ({case['tz']})",
+            number(case["ours_us"], "us", 1),
+            number(case["cronsim_us"], "us", 1),
+            case["ratio"],
+            f"{where}; baseline: cronsim (CronSim + {f['count']} next + to UTC); ratio = ours / cronsim, "
+            "target <= 2",
+        )
+        for case in f["cases"]
+        if case["tz"] == "America/New_York" or case["ratio"] == f["max_ratio"]
+    ] + [
+        Row(
+            "next_slots vs cronsim, worst case",
+            f"{f['max_ratio']:.2f}x",
+            "2.00x (target)",
+            ratio_of(f["max_ratio"], 2.0),
+            f"of {len(f['cases'])} cases (presets and crons in UTC, New York, Lord Howe): "
+            f"{f['worst']['expr']} in {f['worst']['tz']}; presets' worst {f['max_preset_ratio']:.2f}x",
+        )
+    ]
+
+
 def rows_api(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     api, base, direct = f["api"], f["baseline_token_endpoint"], f["in_process_gateway_handle"]
     load = f"{f['clients']} clients, {api['requests']} requests from a second process, errors {api['errors']}"
@@ -372,10 +403,20 @@ BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "tick": rows_tick,
     "stream": rows_stream,
     "imports": rows_imports,
+    "schedule": rows_schedule,
     "api": rows_api,
     "scale": rows_scale,
     "backtest": rows_backtest,
 }
+
+
+def own_check_passed(name: str, figures: dict[str, Any]) -> bool:
+    """A benchmark whose own check fails makes the run fail: the drill's exactly once, next_slots' 2x."""
+    if name == "scale":
+        return bool(figures.get("exactly_once"))
+    if name == "schedule":
+        return float(figures.get("max_ratio", 0)) <= 2.0
+    return True
 
 
 def describe_sizes(sizes: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -427,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} done in {seconds:.0f} s", flush=True)
         notes.append(f"{name} took {seconds:.0f} s of wall time")
         rows += BENCHES[name](figures, sizes[name])
+        if not own_check_passed(name, figures):
+            print(f"[bench] {name} FAILED its own check", flush=True)
+            failed.append(name)
     total = time.monotonic() - began
     notes.append(f"whole run: {total / 60:.1f} min; each benchmark in its own process")
     notes.append(

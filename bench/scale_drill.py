@@ -207,6 +207,7 @@ def run(
         "cron_deferred": tick["deferred"],
         "cron_abandoned": tick["abandoned"],
         "cron_defer_failed": tick["defer_failed"],
+        "cron_errors": tick.get("errors", 0),
         **drained,
         "invocations": invocations,
         "function_seconds": round(function_seconds, 1),
@@ -224,7 +225,8 @@ def run(
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run the drill and print its figures; exit status 1 when its own check (exactly once) fails."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -257,7 +259,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{f['strategies_without_log']} without, {f['strategies_with_several_logs']} with several, "
         f"{f['duplicate_trades']} duplicate trades, {f['strategies_not_advanced']} not advanced)"
     )
+    if not f["exactly_once"]:
+        print("scale drill FAILED: not every slot ran exactly once")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

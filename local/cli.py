@@ -176,6 +176,30 @@ POSITION_COLUMNS = [
     ("STATUS", "status"),
     ("QUESTION", "question"),
 ]
+NODE_TYPE_COLUMNS = [
+    ("TYPE", "type"),
+    ("CATEGORY", "category"),
+    ("INPUTS", "inputs"),
+    ("HANDLES", "handles"),
+    ("TITLE", "title"),
+]
+FINDING_COLUMNS = [("LEVEL", "level"), ("CODE", "code"), ("NODE", "node_id"), ("MESSAGE", "message")]
+PREVIEW_NODE_COLUMNS = [
+    ("NODE", "node_id"),
+    ("TYPE", "type"),
+    ("RECEIVED", "received"),
+    ("KEPT", "kept"),
+    ("MS", "duration_ms"),
+]
+PREVIEW_ORDER_COLUMNS = [
+    ("SIDE", "side"),
+    ("OUTCOME", "outcome_label"),
+    ("USD", "usd"),
+    ("SHARES", "shares"),
+    ("REASON", "reason"),
+    ("MARKET", "market_id"),
+    ("QUESTION", "question"),
+]
 PORTFOLIO_KEYS = [
     "strategy_id",
     "bankroll_usd",
@@ -283,6 +307,38 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
     elif kind == "token":
         print(payload.get("token", ""), file=out)
         return
+    elif kind == "node-types":
+        rows = [
+            {
+                **item,
+                "inputs": f"{item['inputs']['min']}..{_or_any(item['inputs']['max'])}",
+                "handles": ", ".join(item.get("handles", [])),
+            }
+            for item in payload.get("items", [])
+        ]
+        table(rows, NODE_TYPE_COLUMNS, out)
+        return
+    elif kind == "validate":
+        key_values({"valid": payload.get("valid"), "deployable": payload.get("deployable")}, out)
+        if payload.get("errors"):
+            print("", file=out)
+            table(payload["errors"], FINDING_COLUMNS, out)
+        return
+    elif kind == "preview":
+        print(f"nodes ({len(payload.get('nodes', []))})", file=out)
+        table(payload.get("nodes", []), PREVIEW_NODE_COLUMNS, out)
+        print(f"\norders ({len(payload.get('orders', []))})", file=out)
+        table(payload.get("orders", []), PREVIEW_ORDER_COLUMNS, out)
+        for warning in payload.get("warnings", []):
+            print(f"warning: {warning}", file=out)
+    elif kind == "webhook":
+        key_values(payload, out)
+        print(
+            f"\nKeep webhook_secret now: it is shown only this once. Each request carries "
+            f'{payload.get("signature_header")}: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">.',
+            file=out,
+        )
+        return
     elif isinstance(payload, dict):
         key_values(payload, out)
         for key, value in payload.items():
@@ -303,6 +359,10 @@ def render(kind: str, payload: Any, out: TextIO) -> None:
 
 
 # -- commands
+
+
+def _or_any(value: Any) -> str:
+    return "any" if value is None else str(value)
 
 
 def _read_json(path: str) -> Any:
@@ -364,7 +424,9 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
             client.call("DELETE", f"/strategies/{sid}")
             return "deleted", None
     if command == "deploy":
-        config: dict[str, Any] = {"paper_bankroll_usd": args.bankroll}
+        config: dict[str, Any] = {}
+        if args.bankroll is not None:  # an alert strategy (NOTIFY only) deploys without one
+            config["paper_bankroll_usd"] = args.bankroll
         if args.cron:
             config["schedule_cron"] = args.cron
         else:
@@ -395,6 +457,23 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
         return "portfolio", client.call("GET", f"/strategies/{sid}/portfolio")
     if command == "performance":
         return "performance", client.call("GET", f"/strategies/{sid}/performance")
+    if command == "node-types":
+        return "node-types", client.call("GET", "/node-types")
+    if command in ("validate", "preview"):
+        document = _read_json(args.file)
+        graph = document.get("node_graph", document) if isinstance(document, dict) else document
+        request: dict[str, Any] = {"node_graph": graph}
+        if command == "preview" and args.bankroll is not None:
+            request["paper_bankroll_usd"] = args.bankroll
+        return command, client.call("POST", f"/strategies/{command}", body=request)
+    if command == "notifications":
+        if args.action == "set":
+            body = {"webhook_url": args.webhook_url}
+            return "webhook", client.call("PUT", "/notification-settings", body=body)
+        if args.action == "show":
+            return "notifications", client.call("GET", "/notification-settings")
+        client.call("DELETE", "/notification-settings")
+        return "deleted", None
     if command == "backtest":
         return _backtest_command(args, client)
     if command == "token":
@@ -494,7 +573,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     deploy = commands.add_parser("deploy", parents=[common, post], help="deploy with a schedule and bankroll")
     deploy.add_argument("id")
-    deploy.add_argument("--bankroll", required=True, help="paper bankroll in USD (100..1000000)")
+    deploy.add_argument(
+        "--bankroll",
+        help="paper bankroll in USD (100..1000000); leave out for an alert strategy (NOTIFY only)",
+    )
     deploy.add_argument("--frequency", default="5m", choices=["1m", "5m", "15m", "30m", "1h"])
     deploy.add_argument("--cron", help="five-field cron expression instead of --frequency")
     deploy.add_argument("--timezone", help="IANA zone for the schedule (default UTC)")
@@ -520,6 +602,24 @@ def build_parser() -> argparse.ArgumentParser:
     trades.add_argument("id")
     for name in ("portfolio", "performance"):
         commands.add_parser(name, parents=[common]).add_argument("id")
+    commands.add_parser("node-types", parents=[common], help="the node catalogue: every node type")
+    validate = commands.add_parser("validate", parents=[common], help="check a graph for save and deploy")
+    validate.add_argument("file", help="a JSON file: a graph, or a body with node_graph ('-' for stdin)")
+    preview = commands.add_parser(
+        "preview", parents=[common], help="one dry run of a graph on current market data (writes nothing)"
+    )
+    preview.add_argument("file", help="a JSON file: a graph, or a body with node_graph ('-' for stdin)")
+    preview.add_argument("--bankroll", type=float, help="the empty account's paper bankroll (default 1000)")
+    notifications = commands.add_parser(
+        "notifications", parents=[common], help="your webhook for NOTIFY's alerts: set, show, delete"
+    )
+    notification_actions = notifications.add_subparsers(dest="action", required=True)
+    set_hook = notification_actions.add_parser(
+        "set", parents=[common], help="register (or replace) the webhook; prints a new secret, once"
+    )
+    set_hook.add_argument("webhook_url", help="https URL that receives the alerts")
+    notification_actions.add_parser("show", parents=[common], help="the webhook (never the secret)")
+    notification_actions.add_parser("delete", parents=[common], help="remove the webhook")
     backtest = commands.add_parser("backtest", parents=[common], help="backtest over the past, and compare")
     bt = backtest.add_subparsers(dest="action", required=True)
     bt_start = bt.add_parser("start", parents=[common], help="a strategy's (id) or a graph's (--file)")

@@ -9,6 +9,8 @@ table per strategy read through the API, and checks the scenario's own invariant
 - every portfolio equals `engine.ledger.replay` of the trades in the Trades table, and no cash is negative;
 - exactly one run per slot: at most one non-skipped scheduled log per (strategy, scheduled_for), and every
   slot while the strategy was running has a run (or is named in a `skipped` log).
+- a third user's alert strategy (NOTIFY only, no bankroll) reaches her webhook, a receiver on this machine,
+  once per run that found new markets, every request with a valid signature, and never trades.
 
 Exit 0 only when the checks pass; otherwise one line per failure on stderr and exit 1.
 """
@@ -33,6 +35,7 @@ from typing import Any, TextIO
 
 from local.clock import FastClock, parse_instant
 from local.stack import STATE_DIR, LocalStack, StackConfig, handler_output
+from local.webhook_sink import WebhookSink
 
 # the recording time of the market data (local/data/polymarket/SOURCES.md: the open markets' snapshot)
 RECORDING_TIME = "2026-02-07T12:50:00Z"
@@ -110,6 +113,49 @@ def default_plans() -> list[StrategyPlan]:
     ]
 
 
+# An alert strategy (NOTIFY only, no bankroll): carol hears about markets newly among the most traded ones
+# that close within two days, on her webhook (a receiver on this machine that checks each signature).
+ALERT_STRATEGY: dict[str, Any] = {
+    "strategy_name": "Closing soon: new liquid markets",
+    "strategy_description": "Every 5 minutes: tell me when a liquid market closing within 48 h shows up.",
+    "node_graph": {
+        "nodes": [
+            {"id": "src", "type": "DATA_SOURCE", "config": {"limit": 100, "order_by": "volume_24h"}},
+            {
+                "id": "flt",
+                "type": "FILTER",
+                "config": {
+                    "conditions": [
+                        {"field": "hours_to_close", "op": "<=", "value": 48},
+                        {"field": "liquidity", "op": ">=", "value": 1000},
+                    ]
+                },
+            },
+            {
+                "id": "tell",
+                "type": "NOTIFY",
+                "config": {
+                    "on": "new",
+                    "title": "{strategy_name}: {count} new",
+                    "template": "{question} (YES {yes_price}) {url}",
+                },
+            },
+        ],
+        "edges": [{"source": "src", "target": "flt"}, {"source": "flt", "target": "tell"}],
+    },
+}
+ALERT_USER = "carol"
+ALERT_FREQUENCY = "5m"
+
+
+@dataclass
+class AlertResult:
+    strategy_id: str
+    sink: WebhookSink
+    logs: list[dict[str, Any]] = field(default_factory=list)
+    told: int = 0  # runs whose NOTIFY had something new (each must reach the webhook once)
+
+
 @dataclass
 class Scenario:
     start: datetime = field(default_factory=lambda: parse_instant(RECORDING_TIME))
@@ -124,6 +170,7 @@ class Scenario:
     stream_every_minutes: int = 5
     volatility: float = 0.08  # standard deviation of a walk step in log-odds
     progress: bool = True
+    alert: bool = True  # also run ALERT_STRATEGY, delivering to a local webhook
 
 
 @dataclass
@@ -147,6 +194,7 @@ class DemoResult:
     overdue_resolved: int = 0
     seconds: float = 0.0
     pause: tuple[datetime, datetime] | None = None
+    alert: AlertResult | None = None
     comparison: dict[str, Any] | None = None  # the first strategy beside its backtest (DESIGN 9)
     backtest: dict[str, Any] | None = None
 
@@ -305,6 +353,7 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         api.call("POST", f"/strategies/{sid}/deploy", tokens[plan.user], deploy)
         api.call("POST", f"/strategies/{sid}/start", tokens[plan.user])
         results.append(StrategyResult(plan=plan, strategy_id=sid))
+    alert = start_alert_strategy(api, stack, tokens) if scenario.alert else None
     mover = MarketMover(stack.polymarket, scenario.start, scenario.seed, scenario.volatility)
     pause_at = resume_at = None
     if scenario.pause_index is not None and scenario.minutes >= 20:
@@ -335,6 +384,9 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         result.portfolio = api.call("GET", f"/strategies/{result.strategy_id}/portfolio", token)
         result.logs = api.all_items(f"/strategies/{result.strategy_id}/executions", token)
         result.trades = api.all_items(f"/strategies/{result.strategy_id}/trades", token)
+    if alert is not None:
+        alert.sink.stop()
+        alert.logs = api.all_items(f"/strategies/{alert.strategy_id}/executions", tokens[ALERT_USER])
     demo = DemoResult(
         results=results,
         failures=[],
@@ -344,6 +396,7 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         resolved_markets=list(mover.resolved),
         overdue_resolved=mover.overdue_resolved,
         pause=(pause_at, resume_at) if pause_at and resume_at else None,
+        alert=alert,
     )
     demo.backtest, demo.comparison = backtest_beside_live(api, stack, results[0], tokens, scenario)
     demo.failures = check(demo, stack, scenario)
@@ -351,6 +404,47 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         demo.failures.append(f"the backtest did not complete: {demo.backtest}")
     demo.seconds = time.monotonic() - started
     return demo
+
+
+def start_alert_strategy(api: Api, stack: LocalStack, tokens: dict[str, str]) -> AlertResult:
+    """carol registers a webhook on this machine and starts ALERT_STRATEGY (no bankroll: it never trades)."""
+    del stack  # the stack's environment already lets webhooks reach 127.0.0.1
+    tokens[ALERT_USER] = tokens.get(ALERT_USER) or api.token(ALERT_USER)
+    token = tokens[ALERT_USER]
+    sink = WebhookSink().start()
+    sink.secret = api.call("PUT", "/notification-settings", token, {"webhook_url": sink.url})[
+        "webhook_secret"
+    ]
+    sid = api.call("POST", "/strategies", token, ALERT_STRATEGY)["strategy_id"]
+    api.call("POST", f"/strategies/{sid}/deploy", token, {"frequency": ALERT_FREQUENCY})
+    api.call("POST", f"/strategies/{sid}/start", token)
+    return AlertResult(strategy_id=sid, sink=sink)
+
+
+def check_alert(alert: AlertResult) -> list[str]:
+    """Each run that had news reached the webhook exactly once, signed; the strategy never traded."""
+    name = ALERT_STRATEGY["strategy_name"]
+    runs = [log for log in alert.logs if log.get("status") == "completed"]
+    told = {
+        log["execution_id"]
+        for log in runs
+        for node in log.get("trace", [])
+        if node.get("type") == "NOTIFY" and node.get("kept", 0) > 0
+    }
+    alert.told = len(told)
+    failures = []
+    delivered = Counter(r.alert.get("execution_id") for r in alert.sink.received)
+    if set(delivered) != told:
+        failures.append(f"{name}: {len(told)} runs had news, the webhook heard from {len(delivered)}")
+    if any(count > 1 for count in delivered.values()):
+        failures.append(f"{name}: an alert reached the webhook twice")
+    if not all(r.signature_ok for r in alert.sink.received):
+        failures.append(f"{name}: a webhook request did not carry a valid signature")
+    if not told:
+        failures.append(f"{name}: no run found anything to tell")
+    if any(log.get("trades_created") for log in runs):
+        failures.append(f"{name}: an alert strategy traded")
+    return failures
 
 
 def backtest_beside_live(
@@ -501,6 +595,8 @@ def check(demo: DemoResult, stack: LocalStack, scenario: Scenario) -> list[str]:
         failures.extend(check_portfolio(result, stack))
         pause = demo.pause if index == scenario.pause_index else None
         failures.extend(check_runs(result, scenario, pause))
+    if demo.alert is not None:
+        failures.extend(check_alert(demo.alert))
     return failures
 
 
@@ -591,6 +687,15 @@ def print_report(demo: DemoResult, scenario: Scenario, out: TextIO, *, serving: 
             [("backtest", demo.comparison.get("backtest")), ("live", demo.comparison.get("live"))], out
         )
         print("", file=out)
+    if demo.alert is not None:
+        sink = demo.alert.sink
+        print(
+            f"Alert strategy '{ALERT_STRATEGY['strategy_name']}' ({ALERT_USER}, every {ALERT_FREQUENCY}, "
+            f"NOTIFY only, no bankroll): {demo.alert.told} runs found new markets; its webhook received "
+            f"{len(sink.received)} signed alerts, one per run, e.g. "
+            f"{sink.received[0].alert.get('title') if sink.received else '-'!r}.\n",
+            file=out,
+        )
     if demo.failures:
         return
     first = demo.results[0]

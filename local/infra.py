@@ -53,6 +53,7 @@ class Names:
     queue_arns: dict[str, str] = field(default_factory=dict)
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic arn
     streams: dict[str, str] = field(default_factory=dict)  # table logical id -> stream arn
+    keys: dict[str, str] = field(default_factory=dict)  # KMS key logical id -> key id
 
     def table(self, logical_id: str) -> str:
         return self.tables[logical_id]
@@ -74,6 +75,8 @@ def _resolve(value: Any, names: Names, params: dict[str, Any]) -> Any:
                 return names.topics[arg]
             if arg in names.tables:
                 return names.tables[arg]
+            if arg in names.keys:
+                return names.keys[arg]
             raise KeyError(f"cannot resolve Ref {arg}")
         if key == "Fn::GetAtt":
             logical, attr = arg
@@ -213,6 +216,9 @@ def create_resources(
     sns = session.client("sns", endpoint_url=endpoint_url)
     for logical in resources_of_type(template, "AWS::SNS::Topic"):
         names.topics[logical] = sns.create_topic(Name=f"{prefix}-{logical}")["TopicArn"]
+    kms = session.client("kms", endpoint_url=endpoint_url)
+    for logical in resources_of_type(template, "AWS::KMS::Key"):
+        names.keys[logical] = kms.create_key(Description=f"{prefix}-{logical}")["KeyMetadata"]["KeyId"]
     return names
 
 

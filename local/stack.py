@@ -128,8 +128,8 @@ class LocalStack:
         self.gateway_server: GatewayServer | None = None
         self.ticker: Ticker | None = None
         self.stream_poller: StreamPoller | None = None
-        self.queue_poller: QueuePoller | None = None  # the ExecutionQueue's (the cron's overflow)
-        self.queue_pollers: dict[str, QueuePoller] = {}  # every consumed queue's, by logical id
+        self.queue_poller: QueuePoller | None = None  # the ExecutionQueue's
+        self.queue_pollers: dict[str, QueuePoller] = {}  # every SQS mapping, by queue logical id
         self.names: Names | None = None
         self.environment: dict[str, str] = {}
         self._threads: list[PollingThread] = []
@@ -200,16 +200,14 @@ class LocalStack:
         if not config.driven:
             assert self.ticker and self.stream_poller and self.queue_poller
             self.ticker.start()
-            stream, queue = self.stream_poller, self.queue_poller
+            stream = self.stream_poller
             idle = config.poll_idle_seconds
-            self._threads = [
-                PollingThread("local-stream-poller", stream.poll_once, idle).start(),
-                PollingThread("local-queue-poller", lambda: queue.poll_once(wait_seconds=1), idle).start(),
-                *(
-                    PollingThread(f"local-queue-poller-{i}", other.poll_once, idle).start()
-                    for i, other in enumerate(self.other_queue_pollers)
-                ),
-            ]
+            self._threads = [PollingThread("local-stream-poller", stream.poll_once, idle).start()]
+            for queue_id, queue in self.queue_pollers.items():
+                name = "local-queue-poller" if queue is self.queue_poller else f"local-{queue_id}-poller"
+                self._threads.append(
+                    PollingThread(name, lambda q=queue: q.poll_once(wait_seconds=1), idle).start()  # type: ignore[misc]
+                )
 
     def stop(self) -> None:
         with self._stop_lock:
@@ -256,6 +254,9 @@ class LocalStack:
                 "DYNAMODB_ENDPOINT_URL": self.endpoint_url,
                 "SQS_ENDPOINT_URL": self.endpoint_url,
                 "SNS_ENDPOINT_URL": self.endpoint_url,
+                "KMS_ENDPOINT_URL": self.endpoint_url,
+                # local only: webhooks on this machine (http://127.0.0.1:...) may receive the alerts
+                "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
                 # a secret in Secrets Manager when deployed; one random key per local stack
                 "TOKEN_SIGNING_KEY": secrets.token_urlsafe(32),
                 "POWERTOOLS_SERVICE_NAME": env.get("POWERTOOLS_SERVICE_NAME", self.config.prefix),
@@ -360,7 +361,7 @@ class LocalStack:
                 elif kind == "SQS":
                     target = _get_att(props.get("Queue"))
                     assert target is not None, "the queue mapping names its queue with GetAtt"
-                    self.queue_pollers[target[0]] = QueuePoller(
+                    poller = QueuePoller(
                         self.session.client("sqs", endpoint_url=self.endpoint_url),
                         QueueMapping(
                             queue_url=names.queues[target[0]],
@@ -371,12 +372,9 @@ class LocalStack:
                         ),
                         function.invoke,
                     )
-        self.queue_poller = self.queue_pollers.get("ExecutionQueue")
-
-    @property
-    def other_queue_pollers(self) -> list[QueuePoller]:
-        """The pollers of the queues other than the ExecutionQueue (the BacktestQueue's worker)."""
-        return [p for logical, p in sorted(self.queue_pollers.items()) if logical != "ExecutionQueue"]
+                    self.queue_pollers[target[0]] = poller
+                    if target[0] == "ExecutionQueue":
+                        self.queue_poller = poller
 
     def drain_backtests(self) -> int:
         """Deliver the BacktestQueue until it is empty (each chunk queues the next): a driven stack's way to
@@ -405,15 +403,23 @@ class LocalStack:
         if isinstance(self.clock, FastClock) and minute > self.clock.now():
             self.clock.set(minute)
         self.ticker.tick(minute)
-        self.queue_poller.drain()
+        self._drain_queues()
         if deliver_stream:
             self.stream_poller.drain()
 
     def settle(self) -> None:
         """Deliver whatever the queue and the stream hold now."""
         assert self.queue_poller and self.stream_poller
-        self.queue_poller.drain()
+        self._drain_queues()
         self.stream_poller.drain()
+
+    def _drain_queues(self) -> None:
+        # the ExecutionQueue first: the runs it holds may queue alerts for the webhook queue
+        assert self.queue_poller is not None
+        self.queue_poller.drain()
+        for poller in self.queue_pollers.values():
+            if poller is not self.queue_poller:
+                poller.drain()
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
     RequestValidationError,
     ResponseValidationError,
 )
@@ -37,6 +38,7 @@ from engine.errors import (
     LiveTradingUnavailable,
     PreconditionFailed,
     QuotaExceeded,
+    RateLimited,
     StrategyNotFound,
     ValidationFailed,
 )
@@ -46,11 +48,13 @@ from engine.services import strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import backtests, errors, idempotency, schemas
+    from functions.control_api import backtests, errors, idempotency, node_routes, notifications, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import backtests  # type: ignore[no-redef]
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
+    import node_routes  # type: ignore[no-redef]
+    import notifications  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
 logger = Logger()
@@ -59,8 +63,11 @@ tracer = Tracer()
 # A response that fails its own model is our bug: 500, never a 422 blaming the client.
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 
+app.include_router(notifications.router)
+
 RUN_MARGIN_SECONDS = 3.0  # left after a manual run to write its log and answer before Lambda stops us
 PAGE_DEFAULT = 20
+MAX_VERSION_DIGITS = 18
 
 Limit = Annotated[int, Query(ge=1, le=100, description="page size, 1..100")]
 NextToken = Annotated[str | None, Query(max_length=4096, description="from the previous page")]
@@ -104,7 +111,8 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    # isdigit() is true for "²" and other Unicode digits int() refuses; a version fits in 18 digits
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_VERSION_DIGITS):
         raise ValidationFailed(
             "If-Match must be the strategy's version",
             details=[{"loc": ["header", "If-Match"], "msg": 'an integer version, e.g. "3"'}],
@@ -374,6 +382,7 @@ def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
     return schemas.PerformanceOut.model_validate(performance.model_dump())
 
 
+app.include_router(node_routes.router)  # GET /node-types, POST /strategies/validate and /preview
 app.include_router(backtests.router)
 
 
@@ -417,6 +426,11 @@ def _quota(exc: QuotaExceeded) -> Response[Any]:
     return _domain_answer(exc)
 
 
+@app.exception_handler(RateLimited)
+def _rate_limited(exc: RateLimited) -> Response[Any]:
+    return _domain_answer(exc)
+
+
 @app.exception_handler(InvalidNextToken)
 def _next_token(exc: InvalidNextToken) -> Response[Any]:
     return errors.error_response(
@@ -441,6 +455,16 @@ def _request_validation(exc: RequestValidationError) -> Response[Any]:
     where = ".".join(str(part) for part in first["loc"])
     return errors.error_response(
         "validation_error", f"{where}: {first['msg']}", request_id=request_id(), details=details
+    )
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def _not_json(exc: RequestUnsupportedContentType) -> Response[Any]:
+    return errors.error_response(
+        "invalid_json",
+        "the body must be sent as Content-Type: application/json",
+        request_id=request_id(),
+        details=[{"loc": ["header", "Content-Type"], "msg": "application/json"}],
     )
 
 

@@ -39,6 +39,7 @@ STATUS_OF: dict[str, int] = {
     "payload_too_large": 413,
     "validation_error": 422,
     "quota_exceeded": 429,
+    "rate_limited": 429,
     "internal_error": 500,
 }
 
@@ -50,7 +51,7 @@ _DESCRIPTIONS: dict[int, str] = {
     412: "precondition_failed: If-Match is not the strategy's version",
     413: "payload_too_large: body over 256 KB",
     422: "validation_error: details carry the field path",
-    429: "quota_exceeded: the per-user strategy (or running backtest) quota",
+    429: "quota_exceeded (strategies, or running backtests, per user) or rate_limited (a per-user cooldown)",
     500: "internal_error: generic text and the request id",
 }
 

@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from engine.models.base import Money, UtcDatetime
 from engine.models.execution import ExecutionLog
 from engine.models.portfolio import Portfolio
-from engine.models.strategy import DeployConfig, ExecutionMode, NodeGraph, Strategy, StrategyStatus
+from engine.models.strategy import (
+    DeployConfig,
+    ExecutionMode,
+    NodeGraph,
+    PauseReason,
+    Strategy,
+    StrategyStatus,
+)
 from engine.models.trading import Fill, Side, Trade, TradeReason
 from engine.performance import Performance
 
@@ -88,7 +95,7 @@ class StrategyOut(BaseModel):
     avg_execution_time_ms: Money | None = None
     consecutive_failures: int
     max_consecutive_failures: int
-    pause_reason: str | None = None
+    pause_reason: PauseReason | None = None
     created_by: str
     created_at: UtcDatetime
     updated_at: UtcDatetime

@@ -33,6 +33,11 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    # DESIGN 5.1: the strategy language's catalogue, validation and preview
+    ("GET", "/node-types"),
+    ("POST", "/strategies/validate"),
+    ("POST", "/strategies/preview"),
+    *{(method, "/notification-settings") for method in ("PUT", "GET", "DELETE")},
     # DESIGN 9: backtests
     ("POST", "/strategies/{id}/backtests"),
     ("GET", "/strategies/{id}/backtests"),
@@ -179,7 +184,7 @@ def test_every_consumed_queue_redrives_to_a_dead_letter_queue_after_a_few_receiv
     # When
     redrives = {queue: _props(queue).get("RedrivePolicy") for queue in consumed}
     # Then
-    assert consumed == {"ExecutionQueue", "BacktestQueue"}
+    assert consumed == {"ExecutionQueue", "WebhookQueue", "BacktestQueue"}
     for queue, redrive in redrives.items():
         assert redrive is not None, f"{queue} has no dead-letter queue"
         target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -207,6 +212,7 @@ def test_every_queue_and_the_topic_are_encrypted() -> None:
     for queue in QUEUES:
         assert _props(queue).get("SqsManagedSseEnabled") is True, queue
     assert topic["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
+    assert _props("UserNotificationsTopic")["KmsMasterKeyId"] == {"Ref": "NotificationsKey"}
 
 
 @pytest.mark.parametrize("function_id", sorted(FUNCTIONS))
@@ -263,6 +269,8 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "TradesTable",
                 "PortfoliosTable",
                 "IdempotencyTable",
+                "UserSettingsTable",
+                "WebhookSecretsKey",
                 "BacktestsTable",
                 "BacktestQueue",
             },
@@ -278,6 +286,8 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
+                "UserNotificationsTopic",
+                "WebhookQueue",
             },
         ),
         (
@@ -290,7 +300,13 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "ExecutionQueue",
                 "NotificationsTopic",
                 "NotificationsKey",
+                "UserNotificationsTopic",
+                "WebhookQueue",
             },
+        ),
+        (
+            "NotificationWorkerFunction",
+            {"WebhookQueue", "UserSettingsTable", "WebhookSecretsKey", "IdempotencyTable"},
         ),
         (
             "PortfolioStreamFunction",
@@ -531,6 +547,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
     watched = {
         (p["Namespace"], p["MetricName"], str(p["Dimensions"][0]["Value"]))
         for p in (a["Properties"] for a in alarms.values())
+        if "Metrics" not in p  # a Metrics Insights alarm names its metric in its query (tested apart)
     }
     # Then
     for function_id in FUNCTIONS:
@@ -540,7 +557,7 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
         "ApproximateAgeOfOldestMessage",
         str({"Fn::GetAtt": ["ExecutionQueue", "QueueName"]}),
     ) in watched
-    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "BacktestDLQ"):
+    for dlq in ("ExecutionDLQ", "PortfolioStreamDLQ", "WebhookDLQ", "BacktestDLQ"):
         assert (
             "AWS/SQS",
             "ApproximateNumberOfMessagesVisible",
@@ -550,6 +567,24 @@ def test_alarms_cover_errors_backlog_dead_letters_and_lag_and_notify_the_topic()
     assert _props("SchedulingLagAlarm")["Threshold"] == {"Ref": "SchedulingLagAlarmSeconds"}
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationsTopic"}]
+
+
+def test_an_internal_error_the_resolver_caught_raises_the_api_alarm() -> None:
+    # Given the alarm on the API's own metric (Lambda's Errors never sees a 500 the resolver answered)
+    alarm = _props("ControlApiInternalErrorsAlarm")
+    # When its query is read
+    (metric,) = alarm["Metrics"]
+    query = " ".join(metric["Expression"]["Fn::Sub"].split())
+    # Then it sums ApiRequests with outcome internal_error over every route of this stack, one is enough
+    documented = TEMPLATE["Metadata"]["Autopilot::Metrics"]["ControlApi"]["ApiRequests"]
+    assert "route" in documented and "outcome" in documented
+    assert query == (
+        "SELECT SUM(ApiRequests) FROM SCHEMA(Autopilot, outcome, route, service) "
+        "WHERE service = '${AWS::StackName}' AND outcome = 'internal_error'"
+    )
+    assert metric["ReturnData"] is True
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_the_dashboard_shows_every_tick_metric_and_the_function_errors() -> None:

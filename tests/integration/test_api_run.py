@@ -119,3 +119,33 @@ def test_a_market_data_outage_is_a_failed_log_not_an_error(
     assert answer.status == 200, answer.body
     assert (answer.body["status"], answer.body["error_code"]) == ("failed", "market_data_unavailable")
     assert api("GET", f"/strategies/{strategy_id}/trades").body["items"] == []
+
+
+def test_an_engine_crash_is_logged_under_the_execution_id_and_the_owner_reads_a_generic_internal_error(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a deployed strategy and an engine that crashes while deciding, with internals in its words
+    from engine.services import execution
+
+    strategy_id = api.in_status("DEPLOYED")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals: table autopilot-prod-accounts at /var/task/engine")
+
+    monkeypatch.setattr(execution, "_decide", crash)
+
+    # When it is run now
+    with caplog.at_level("ERROR", logger="engine.services.execution"):
+        answer = api("POST", f"/strategies/{strategy_id}/run")
+
+    # Then the owner's log says internal_error in generic words, here and in the list
+    assert answer.status == 200, answer.body
+    log = answer.body
+    assert (log["status"], log["error_code"]) == ("failed", "internal_error")
+    assert log["error_message"] == execution.CRASH_MESSAGE
+    listed = api("GET", f"/strategies/{strategy_id}/executions").body["items"]
+    assert "secret internals" not in str(answer.body) + str(listed)
+    # and our log has the exception, its stack, under the execution id
+    (record,) = [r for r in caplog.records if r.getMessage() == "run failed inside the engine"]
+    assert record.execution_id == log["execution_id"]  # type: ignore[attr-defined]
+    assert record.exc_info is not None and "secret internals" in str(record.exc_info[1])

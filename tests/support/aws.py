@@ -31,6 +31,10 @@ class AwsEnv:
             "BACKTEST_QUEUE_URL": n.queues.get("BacktestQueue", ""),
             "EXECUTION_QUEUE_URL": n.queues.get("ExecutionQueue", ""),
             "NOTIFICATIONS_TOPIC_ARN": n.topics.get("NotificationsTopic", ""),
+            "USER_NOTIFICATIONS_TOPIC_ARN": n.topics.get("UserNotificationsTopic", ""),
+            "WEBHOOK_QUEUE_URL": n.queues.get("WebhookQueue", ""),
+            "USER_SETTINGS_TABLE": n.tables.get("UserSettingsTable", ""),
+            "WEBHOOK_SECRETS_KEY_ID": n.keys.get("WebhookSecretsKey", ""),
             "TOKEN_SIGNING_KEY": "test-signing-key",
         }
 

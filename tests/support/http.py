@@ -36,6 +36,9 @@ ROUTES = (
     ("DELETE", "/backtests/{backtest_id}"),
     ("GET", "/backtests/{backtest_id}/trades"),
     ("GET", "/backtests/{backtest_id}/executions"),
+    ("PUT", "/notification-settings"),
+    ("GET", "/notification-settings"),
+    ("DELETE", "/notification-settings"),
 )
 
 

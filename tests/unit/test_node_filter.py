@@ -44,7 +44,8 @@ def kept(markets: list[Market], *conditions: tuple[str, str, Any]) -> list[str]:
         (("question", ">", "m"), ("conditions", 0, "value"), "applies to numeric fields"),
         (("category", "between", ["a", "b"]), ("conditions", 0, "value"), "applies to numeric fields"),
         (("question", "contains", ""), ("conditions", 0, "value"), "non-empty string"),
-        (("price", ">", 1), ("conditions", 0, "field"), "Input should be"),
+        # v2: a bare name may be a signal's annotated field (graph validation checks it); not any text
+        (("Price!", ">", 1), ("conditions", 0, "field"), "Input should be"),
         (("volume", "=~", 1), ("conditions", 0, "op"), "Input should be"),
     ],
 )

@@ -191,6 +191,26 @@ def test_entries_skip_held_closed_not_accepting_tokenless_and_closing_soon_marke
     assert [m.market_id for m in output.markets] == ["good"]
 
 
+def test_no_entry_past_the_end_date_or_awaiting_resolution_unless_allowed() -> None:
+    # Given markets still accepting orders: one past its end date, one whose outcome is proposed, one good
+    past = make_market("past", end_date=NOW - timedelta(minutes=1))
+    proposed = make_market("proposed", uma_resolution_status="proposed", end_date=NOW + timedelta(days=1))
+    good = make_market("good", end_date=NOW + timedelta(days=1))
+    inputs = [past, proposed, good]
+
+    # When it runs with the default config
+    output, _ = _run(_config(), inputs)
+
+    # Then only the good market is entered, and the others say why
+    assert [o.market_id for o in output.orders] == ["good"]
+    skips = {k: v["why"] for k, v in _by_market(output, "skip").items()}
+    assert skips == {"past": "past_end_date", "proposed": "awaiting_resolution"}
+
+    # And with allow_entries_past_end_date, all three are entered
+    allowed, _ = _run(_config(allow_entries_past_end_date=True), inputs)
+    assert [o.market_id for o in allowed.orders] == ["past", "proposed", "good"]
+
+
 def test_cheaper_without_listed_prices_is_skipped() -> None:
     # Given a market with no outcome prices
     market = make_market("m", prices=(None, None))

@@ -80,3 +80,9 @@ class DeadlineExceeded(DomainError):
     """The caller's deadline passed before the work finished."""
 
     code = "timeout"
+
+
+class RateLimited(DomainError):
+    """The caller asked again too soon (a per-user cooldown, e.g. strategy previews)."""
+
+    code = "rate_limited"

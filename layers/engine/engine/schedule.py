@@ -1,18 +1,23 @@
-"""Schedules: the cron grammar of DESIGN 4 and slot maths with croniter in the strategy's timezone.
+"""Schedules: DESIGN 4's cron grammar (croniter parses it) and the slot walk in the strategy's zone.
 
 Every slot is computed from the previous slot, strictly after it, in the strategy's zone, and returned in UTC.
+One rule serves the walk, the missed-slot count and validation:
+- days follow Vixie cron as cronie and OpenBSD keep it: a day field starting with `*` (`*`, `*/2`) makes the
+  day-of-month and day-of-week match as AND; two restricted day fields match as OR (see `day_or`);
+- a step larger than its field fires at the range start (`*/60` is minute 0, `0 */24 * * *` is midnight).
 
-Daylight saving (DESIGN 4), as croniter 7 does it and where we correct it:
-- a local time that does not exist (spring gap) runs once at the next valid time: croniter already does this;
-- a fixed local time that occurs twice (autumn) runs once: croniter runs it twice, so the second occurrence
-  is dropped. "Fixed" follows Vixie cron: neither the minute nor the hour field starts with `*`;
-- expressions with `*` in the minute or hour field (`*/15 * * * *`, `0 * * * *`, `*/15 1 * * *`) keep their
-  step in real time through both changes, so in the repeated hour they run in both occurrences.
+Daylight saving (DESIGN 4): an instant is a slot when its wall time matches, walked in real time, so
+- a local time that does not exist (spring gap) runs once at the first instant after the gap;
+- a fixed local time that occurs twice (autumn) runs once, in the first occurrence. "Fixed" follows Vixie
+  cron: neither the minute nor the hour field starts with `*`;
+- other expressions (`*/15 * * * *`, `0 * * * *`, `*/7 * * * *`) keep their step in real time through both
+  changes, so in a repeated hour or half hour (Australia/Lord_Howe) they run in both occurrences.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -61,7 +66,7 @@ _ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 
 
 def _value(field: _Field, token: str, part: str) -> int:
-    if token.isdigit():
+    if token.isascii() and token.isdigit():
         number = int(token)
     elif token.lower() in field.names:
         number = field.names[token.lower()]
@@ -89,12 +94,11 @@ def _check_part(field: _Field, part: str) -> None:
         raise field.error("random values ('R', 'H') are not supported", part)
     base, slash, step = part.partition("/")
     if slash:
-        if not step.isdigit():
+        if not (step.isascii() and step.isdigit()):
             raise field.error(f"step '{step}' is not a number", part)
-        span = field.high - field.low
-        if not 1 <= int(step) <= span:
-            problem = "step must be >= 1" if int(step) < 1 else f"step must be <= {span}"
-            raise field.error(problem, part)
+        # A step beyond the field is accepted, as cron does: it fires at the range start only.
+        if int(step) < 1:
+            raise field.error("step must be >= 1", part)
     if base == "*":
         return
     low_token, dash, high_token = base.partition("-")
@@ -153,15 +157,132 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def day_or(expr: str) -> bool:
+    """Vixie cron's day rule, as cronie and OpenBSD keep it: the two day fields match as OR only when both are
+    restricted; a day field starting with `*` (including `*/N`) makes the match AND."""
+    fields = expr.split()
+    return not fields[2].startswith("*") and not fields[4].startswith("*")
+
+
+class _Spec:
+    """An expression expanded once (by croniter) into the sets the slot walk and the missed-slot count use."""
+
+    def __init__(self, expr: str) -> None:
+        fields = expr.split()
+        sets: list[set[int]] = []
+        for field, values in zip(_FIELDS, croniter(expr).expanded, strict=True):
+            if values == ["*"]:
+                sets.append(set(range(field.low, field.high + 1)))
+            else:
+                sets.append({int(v) for v in values})
+        self.minutes = tuple(sorted(sets[0]))
+        self.hours = tuple(sorted(sets[1]))
+        self.doms = frozenset(sets[2])
+        self.months = frozenset(sets[3])
+        self.dows = frozenset(0 if d == 7 else d for d in sets[4])
+        self.day_or = day_or(expr)
+        # Vixie cron's "fixed time": neither the minute nor the hour field starts with `*`.
+        self.fixed = not fields[0].startswith("*") and not fields[1].startswith("*")
+        self.per_day = len(self.minutes) * len(self.hours)
+
+    def day_matches(self, day: date) -> bool:
+        if day.month not in self.months:
+            return False
+        in_dom = day.day in self.doms
+        in_dow = (day.isoweekday() % 7) in self.dows
+        return (in_dom or in_dow) if self.day_or else (in_dom and in_dow)
+
+    def next_wall(self, wall: datetime, until: datetime) -> datetime | None:
+        """The first matching wall time (naive, whole minute) strictly after `wall` and not after `until`."""
+        start = wall.replace(second=0, microsecond=0) + _MINUTE
+        day, hour, minute = start.date(), start.hour, start.minute
+        last_day = until.date()
+        hours, minutes = self.hours, self.minutes
+        while day <= last_day:
+            if day.month not in self.months:
+                day = (day.replace(day=1) + _MONTH_JUMP).replace(day=1)
+                hour = minute = 0
+                continue
+            if self.day_matches(day):
+                i = bisect_left(hours, hour)
+                if i < len(hours) and hours[i] == hour:
+                    j = bisect_left(minutes, minute)
+                    if j < len(minutes):
+                        found = datetime(day.year, day.month, day.day, hour, minutes[j])
+                        return found if found <= until else None
+                    i += 1
+                if i < len(hours):
+                    found = datetime(day.year, day.month, day.day, hours[i], minutes[0])
+                    return found if found <= until else None
+            day += _DAY
+            hour = minute = 0
+        return None
+
+
+_MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
+_MONTH_JUMP = timedelta(days=32)
+_TICK = timedelta(microseconds=1)
+# A schedule that fired when it was validated can still have long gaps later (29 February skips 2100).
+_SEARCH_HORIZON = timedelta(days=366 * 10)
+
+
 @lru_cache(maxsize=1024)
-def _is_fixed_time(expr: str) -> bool:
-    minute, hour = expr.split()[:2]
-    return not minute.startswith("*") and not hour.startswith("*")
+def _spec(expr: str) -> _Spec:
+    return _Spec(expr)
+
+
+def _offset_at(zone: ZoneInfo, instant: datetime) -> timedelta:
+    offset = instant.astimezone(zone).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
+_Change = tuple[datetime, timedelta, timedelta]  # (instant in UTC, offset before, offset after)
+
+
+@lru_cache(maxsize=512)
+def _transitions(tz: str, year: int) -> tuple[_Change, ...]:
+    """The zone's UTC offset changes in `year`: (instant in UTC, offset before, offset after).
+
+    Found by sampling each day and bisecting to the second; zones change at most once a day.
+    """
+    zone = _zone(tz)
+    found: list[_Change] = []
+    day = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    offset = _offset_at(zone, day)
+    while day < end:
+        following = day + _DAY
+        later = _offset_at(zone, following)
+        if later != offset:
+            low, high = day, following  # offset(low) == before, offset(high) != before
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                middle = middle.replace(microsecond=0)
+                if _offset_at(zone, middle) == offset:
+                    low = middle
+                else:
+                    high = middle
+            found.append((high, offset, _offset_at(zone, high)))
+        day, offset = following, later
+    return tuple(found)
+
+
+def _first_transition(tz: str, after: datetime, until: datetime) -> _Change | None:
+    """The zone's first offset change in (after, until]."""
+    for year in range(after.year, until.year + 1):
+        for change in _transitions(tz, year):
+            if after < change[0] <= until:
+                return change
+            if change[0] > until:
+                return None
+    return None
 
 
 def _second_occurrence(local: datetime) -> bool:
     """True for the later of two instants that share this wall time (the autumn repeated hour)."""
-    local = local.astimezone(local.tzinfo)  # fold set from the instant, whatever croniter returned
+    local = local.astimezone(local.tzinfo)  # fold set from the instant
     return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()
 
 
@@ -172,32 +293,65 @@ def _aware(value: datetime) -> datetime:
 
 
 class _Slots:
-    """Iterates the schedule's slots strictly after `after`, with the DST corrections of this module."""
+    """Iterates the schedule's slots strictly after `after`, in real time, with DESIGN 4's rules.
+
+    An instant is a slot when its wall time in the zone matches the expression, except the second occurrence
+    of a fixed time in a repeated period; and the first instant after a spring gap is a slot when a wall time
+    the gap skipped matches. Between the zone's offset changes wall time is UTC plus a constant offset, so
+    each slot is one search in wall time.
+    """
 
     def __init__(self, expr: str, tz: str, after: datetime) -> None:
-        zone = _zone(tz)
-        self._fixed = _is_fixed_time(expr)
-        self._iter = croniter(expr, _aware(after).astimezone(zone))
+        self._spec = _spec(expr)
+        self._tz = tz
+        self._zone = _zone(tz)
+        cursor = _aware(after).astimezone(UTC)
+        local = cursor.astimezone(self._zone)
+        self._cursor = cursor
+        self._wall = local.replace(tzinfo=None)
+        offset = local.utcoffset()
+        assert offset is not None
+        self._offset = offset
 
     def next(self) -> datetime:
+        spec, cursor, wall, offset = self._spec, self._cursor, self._wall, self._offset
         while True:
-            local: datetime = self._iter.get_next(datetime)
-            if not (self._fixed and _second_occurrence(local)):
-                return local.astimezone(UTC)
+            candidate = spec.next_wall(wall, wall + _SEARCH_HORIZON)
+            if candidate is None:
+                raise ValueError("schedule never fires within ten years")
+            instant = (candidate - offset).replace(tzinfo=UTC)
+            change = _first_transition(self._tz, cursor, instant)
+            if change is None:
+                if spec.fixed and _second_occurrence(instant.astimezone(self._zone)):
+                    cursor, wall = instant, candidate
+                    continue
+                self._cursor, self._wall, self._offset = instant, candidate, offset
+                return instant
+            at, before, after = change
+            new_wall = (at + after).replace(tzinfo=None)
+            if after > before:  # spring gap: a skipped wall time that matches runs once, at the gap's end
+                gap_wall = (at + before).replace(tzinfo=None)
+                if spec.next_wall(gap_wall - _TICK, new_wall) is not None:
+                    self._cursor, self._wall, self._offset = at, new_wall, after
+                    return at
+                cursor, wall, offset = at, new_wall, after
+            else:  # the first instant of a repeated period is itself a candidate
+                cursor, wall, offset = at, new_wall - _TICK, after
+                if spec.next_wall(wall, new_wall) is not None:
+                    if not (spec.fixed and _second_occurrence(at.astimezone(self._zone))):
+                        self._cursor, self._wall, self._offset = at, new_wall, after
+                        return at
+                    wall = new_wall
 
 
 def ensure_fires(expr: str, tz: str, now: datetime | None = None) -> None:
-    """ValueError when the expression never fires within a year of `now` (`0 0 30 2 *`).
+    """ValueError when the expression never fires within a year of `now` (`0 0 30 2 *`, `0 0 30 2 */2`).
 
-    `now` defaults to the current time only because model validation has no clock to pass.
+    The same day rule as the slot walk. `now` defaults to the current time only because model validation has
+    no clock to pass.
     """
-    start = _aware(now) if now is not None else datetime.now(UTC)
-    horizon = start + timedelta(days=366)
-    try:
-        first = croniter(expr, start.astimezone(_zone(tz)), max_years_between_matches=2).get_next(datetime)
-    except CroniterError:
-        first = None
-    if first is None or first > horizon:
+    start = (_aware(now) if now is not None else datetime.now(UTC)).astimezone(_zone(tz)).replace(tzinfo=None)
+    if _spec(expr).next_wall(start, start + timedelta(days=366)) is None:
         raise ValueError(f"schedule '{expr}' never fires within the next year")
 
 
@@ -213,10 +367,11 @@ def next_slots(expr: str, tz: str, after: datetime, count: int) -> list[datetime
 
 
 def _latest_slot_at_or_before(expr: str, tz: str, now: datetime) -> datetime:
-    # croniter's get_prev gives a candidate; the DST corrections live in the forward walk, so start a little
-    # before the candidate's predecessor and walk forward: the answer is then always one of our own slots.
+    # croniter's get_prev (with the same day rule) gives a candidate wall time; the DST rules live in the
+    # forward walk, so start a little before the candidate's predecessor and walk forward: the answer is then
+    # always one of our own slots.
     zone = _zone(tz)
-    back = croniter(expr, (now + timedelta(microseconds=1)).astimezone(zone))
+    back = croniter(expr, (now + _TICK).astimezone(zone), day_or=day_or(expr))
     back.get_prev(datetime)
     anchor: datetime = back.get_prev(datetime)
     slots = _Slots(expr, tz, anchor - timedelta(hours=3))
@@ -226,29 +381,6 @@ def _latest_slot_at_or_before(expr: str, tz: str, now: datetime) -> datetime:
         if candidate > now:
             return latest
         latest = candidate
-
-
-def _expanded(expr: str) -> list[set[int]]:
-    """The five fields as sets of values (croniter's expansion, with `*` spelled out and Sunday as 0)."""
-    sets: list[set[int]] = []
-    for field, values in zip(_FIELDS, croniter(expr).expanded, strict=True):
-        if values == ["*"]:
-            sets.append(set(range(field.low, field.high + 1)))
-        else:
-            sets.append({int(v) for v in values})
-    sets[4] = {0 if d == 7 else d for d in sets[4]}
-    return sets
-
-
-def _day_matches(fields: list[str], sets: list[set[int]], day: date) -> bool:
-    in_dom = day.day in sets[2]
-    in_dow = (day.isoweekday() % 7) in sets[4]
-    if day.month not in sets[3]:
-        return False
-    # Cron's rule: when both day fields are restricted, either may match.
-    if not fields[2].startswith("*") and not fields[4].startswith("*"):
-        return in_dom or in_dow
-    return in_dom and in_dow
 
 
 def _walk_count(slots: _Slots, end: datetime, limit: int) -> tuple[int, datetime | None]:
@@ -266,28 +398,27 @@ def _count_slots(expr: str, tz: str, start: datetime, end: datetime) -> int:
     """Number of slots in [start, end), capped at MAX_MISSED_SLOTS.
 
     Walked exactly up to _WALK_LIMIT slots. Beyond that, counted by arithmetic over whole local days: a day
-    whose UTC offset does not change has (minutes x hours) slots when its date matches, and a day with a
-    DST change is walked, so the count stays exact at a bounded cost.
+    whose UTC offset does not change has (minutes x hours) slots when its date matches (the walk's own day
+    rule), and a day with a DST change is walked, so the count stays exact at a bounded cost.
     """
-    counted, last = _walk_count(_Slots(expr, tz, start - timedelta(microseconds=1)), end, _WALK_LIMIT)
+    counted, last = _walk_count(_Slots(expr, tz, start - _TICK), end, _WALK_LIMIT)
     if counted < _WALK_LIMIT or last is None:
         return counted
     zone = _zone(tz)
-    fields, sets = expr.split(), _expanded(expr)
-    per_day = len(sets[0]) * len(sets[1])
+    spec = _spec(expr)
     # Finish the cursor's local day by walking (at most one day of slots).
-    day = last.astimezone(zone).date() + timedelta(days=1)
+    day = last.astimezone(zone).date() + _DAY
     day_start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
-    more, _ = _walk_count(_Slots(expr, tz, last), min(day_start, end), 24 * 60)
+    more, _ = _walk_count(_Slots(expr, tz, last), min(day_start, end), 25 * 60)
     counted += more
     while counted < MAX_MISSED_SLOTS and day_start < end:
-        next_day = day + timedelta(days=1)
+        next_day = day + _DAY
         next_start = datetime.combine(next_day, datetime.min.time(), zone).astimezone(UTC)
-        stable = next_start - day_start == timedelta(days=1)
+        stable = next_start - day_start == _DAY
         if next_start <= end and stable:
-            counted += per_day if _day_matches(fields, sets, day) else 0
+            counted += spec.per_day if spec.day_matches(day) else 0
         else:  # a DST day or the partial last day: walk it
-            slots = _Slots(expr, tz, day_start - timedelta(microseconds=1))
+            slots = _Slots(expr, tz, day_start - _TICK)
             more, _ = _walk_count(slots, min(next_start, end), 25 * 60)
             counted += more
         day, day_start = next_day, next_start

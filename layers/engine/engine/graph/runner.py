@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import DeadlineExceeded, MarketDataUnavailable
-from engine.graph.validate import topological_order
+from engine.graph.validate import target_handle, topological_order
 from engine.market.types import Market
+from engine.models.alerts import Alert
 from engine.models.execution import NodeTrace
 from engine.models.strategy import Node, NodeGraph
 from engine.models.trading import Order
-from engine.nodes.base import NodeOutput, NodeType, RunContext
+from engine.nodes.base import NodeOutput, NodeType, RunContext, places_orders
 from engine.nodes.registry import get_node_type
 
 GraphStatus = Literal["completed", "timeout", "failed"]
@@ -26,6 +27,7 @@ TRACE_BUDGET_BYTES = 100_000  # DynamoDB items stop at 400 KB; the log carries m
 class GraphResult:
     status: GraphStatus
     orders: list[Order] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)  # NOTIFY's messages, sent once the run commits
     trace: list[NodeTrace] = field(default_factory=list)
     nodes_executed: int = 0
     error_code: str | None = None
@@ -78,7 +80,7 @@ def _trace_for(
     node: Node, node_type: NodeType, inputs: list[Market], output: NodeOutput, *, ms: int, cap: int
 ) -> NodeTrace:
     received = len(output.markets) if node_type.is_source else len(inputs)
-    kept = len(output.orders) if node_type.is_sink else len(output.markets)
+    kept = len(output.orders) if places_orders(node_type) else len(output.markets)
     decisions = output.decisions
     return NodeTrace(
         node_id=node.id,
@@ -109,12 +111,13 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
     except _GraphUnusable as exc:
         return GraphResult(status="failed", error_code="invalid_graph", error_message=str(exc))
 
-    incoming: dict[int, list[int]] = {i: [] for i in range(len(graph.nodes))}
+    incoming: dict[int, list[tuple[int, str]]] = {i: [] for i in range(len(graph.nodes))}
     index = {n.id: i for i, n in enumerate(graph.nodes)}
     for edge in graph.edges:
         source, target = index[edge.source], index[edge.target]
-        if source not in incoming[target]:
-            incoming[target].append(source)
+        pair = (source, target_handle(edge))
+        if pair not in incoming[target]:
+            incoming[target].append(pair)
     outputs: dict[int, list[Market]] = {}
     result = GraphResult(status="completed")
 
@@ -124,10 +127,18 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
             return _ended(
                 result, "timeout", "timeout", f"deadline passed before node '{node.id}' ({node.type})"
             )
-        inputs = [] if node_type.is_source else _union([outputs[p] for p in incoming[i]])
+        inputs = [] if node_type.is_source else _union([outputs[p] for p, _ in incoming[i]])
+        node_ctx = replace(ctx, node_id=node.id)
         started = time.perf_counter()
         try:
-            output = node_type.run(configs[i], inputs, ctx)
+            if getattr(node_type, "sees_inputs_apart", False):
+                # LOGIC: each input edge's set apart, grouped by the handle the edge goes into
+                groups: dict[str, list[list[Market]]] = {}
+                for p, handle in incoming[i]:
+                    groups.setdefault(handle, []).append(outputs[p])
+                output = node_type.run_apart(configs[i], groups, node_ctx)  # type: ignore[attr-defined]
+            else:
+                output = node_type.run(configs[i], inputs, node_ctx)
         except MarketDataUnavailable as exc:
             result.trace.append(_failed_trace(node, inputs, started, exc))
             return _ended(result, "failed", "market_data_unavailable", f"node '{node.id}': {exc.message}")
@@ -144,8 +155,9 @@ def run_graph(graph: NodeGraph, ctx: RunContext, *, max_decisions_per_node: int 
         result.trace.append(
             _trace_for(node, node_type, inputs, output, ms=elapsed_ms, cap=max_decisions_per_node)
         )
-        if node_type.is_sink:
+        if places_orders(node_type):
             result.orders.extend(output.orders)
+        result.alerts.extend(output.alerts)
     return result
 
 
@@ -164,6 +176,7 @@ def _ended(result: GraphResult, status: GraphStatus, code: str, message: str) ->
     result.error_code = code
     result.error_message = message
     result.orders = []  # a run that did not complete trades nothing
+    result.alerts = []  # and tells nothing
     return result
 
 

@@ -44,6 +44,11 @@ logger = logging.getLogger(__name__)
 
 SYNTHETIC_HASH_PREFIX = "synthetic-"  # books made up by the recorded server carry this hash prefix
 _MIN_ATTEMPT_SECONDS = 0.01  # below this an attempt cannot succeed: give up instead of starting it
+_READ_CHUNK = 64 * 1024
+
+
+class _BodyTimedOut(Exception):
+    """The whole body did not arrive within the attempt's time (a trickling answer)."""
 
 
 class MarketParseError(ValueError):
@@ -477,16 +482,18 @@ class PolymarketClient:
             try:
                 with self._lock:
                     self.requests_made += 1
+                attempt_end = time.monotonic() + per_attempt
                 response = self._http.request(
                     "GET",
                     url,
                     timeout=urllib3.Timeout(total=per_attempt),
                     redirect=False,
-                    preload_content=True,
+                    preload_content=False,
                 )
+                body = _read_body(response, attempt_end)
             except urllib3.exceptions.NewConnectionError:  # before TimeoutError: urllib3 makes it a subclass
                 last_error = "connection failed"
-            except urllib3.exceptions.TimeoutError:
+            except (urllib3.exceptions.TimeoutError, _BodyTimedOut):
                 last_error = f"timed out after {per_attempt:.2f}s"
             except urllib3.exceptions.HTTPError as exc:
                 last_error = f"connection failed ({type(exc).__name__})"
@@ -494,7 +501,7 @@ class PolymarketClient:
                 status = response.status
                 if 200 <= status < 300:
                     try:
-                        return json.loads(response.data, parse_float=Decimal)
+                        return json.loads(body, parse_float=Decimal)
                     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                         raise MarketDataUnavailable(f"{shown}: invalid JSON in the response") from exc
                 last_error = f"HTTP {status}"
@@ -508,6 +515,32 @@ class PolymarketClient:
                 raise MarketDataUnavailable(f"{shown}: {last_error}; no time left to retry")
             time.sleep(pause)
         raise MarketDataUnavailable(f"{shown}: {last_error} ({self.retries + 1} attempts)")
+
+
+def _read_body(response: urllib3.BaseHTTPResponse, end: float) -> bytes:
+    """The whole body, or _BodyTimedOut once monotonic time `end` passes.
+
+    urllib3's read timeout bounds each socket read, so an answer trickling a byte at a time would never time
+    out: the whole read is bounded here, and each socket wait is shortened to the time left.
+    """
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise _BodyTimedOut
+            sock = getattr(response.connection, "sock", None)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = response.read1(_READ_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except BaseException:
+        response.close()  # a half-read connection must not go back to the pool
+        raise
+    response.release_conn()
+    return b"".join(chunks)
 
 
 def _retry_after(value: str | None) -> float:

@@ -25,6 +25,14 @@ class StrategyStatus(StrEnum):
     STOPPED = "STOPPED"
 
 
+class PauseReason(StrEnum):
+    """Why a strategy is PAUSED (DESIGN 2). Stored as these strings, which the API shows unchanged."""
+
+    USER = "user"
+    CONSECUTIVE_FAILURES = "auto:consecutive_failures"
+    MAX_DRAWDOWN = "auto:max_drawdown"
+
+
 class ExecutionMode(StrEnum):
     MANUAL = "MANUAL"
     SCHEDULED = "SCHEDULED"
@@ -73,7 +81,8 @@ class DeployConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     trading_mode: Literal["paper", "live"] = "paper"
-    paper_bankroll_usd: Money = Field(ge=MIN_BANKROLL, le=MAX_BANKROLL)
+    # required unless the graph is an alert strategy (NOTIFY sinks only), which never trades
+    paper_bankroll_usd: Money | None = Field(default=None, ge=MIN_BANKROLL, le=MAX_BANKROLL)
     frequency: Literal["1m", "5m", "15m", "30m", "1h"] | None = None
     schedule_cron: str | None = Field(default=None, max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
@@ -133,7 +142,7 @@ class Strategy(DomainModel):
     avg_execution_time_ms: Money | None = None
     consecutive_failures: int = 0
     max_consecutive_failures: int = 3
-    pause_reason: str | None = None
+    pause_reason: PauseReason | None = None
     created_by: str
     created_at: UtcDatetime
     updated_at: UtcDatetime
@@ -178,6 +187,7 @@ __all__ = [
     "ExecutionMode",
     "Node",
     "NodeGraph",
+    "PauseReason",
     "Strategy",
     "StrategyStatus",
     "allowed_actions",

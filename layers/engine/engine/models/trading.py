@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -130,6 +130,9 @@ class Account(DomainModel):
     positions: dict[str, Holding] = Field(default_factory=dict)  # by token_id
     trade_seq: int = 0  # number of trades in this epoch (the last trade's seq)
     version: int = 0  # optimistic concurrency counter of the stored item
+    # what the orchestrator's risk rules remember between runs (equity peak, day start, exits); only
+    # strategies using those rules have it, so v1 account items are unchanged
+    risk_state: dict[str, Any] | None = None
 
     def holding_for_market(self, market_id: str) -> Holding | None:
         for holding in self.positions.values():

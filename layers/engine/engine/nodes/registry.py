@@ -15,6 +15,10 @@ BUILTINS = {
     "engine.nodes.data_source": "DataSource",
     "engine.nodes.filter": "Filter",
     "engine.nodes.orchestrator": "Orchestrator",
+    "engine.nodes.signals": "PriceSignal",
+    "engine.nodes.signals:BookSignal": "BookSignal",
+    "engine.nodes.logic": "Logic",
+    "engine.nodes.notify": "Notify",
 }
 
 _types: dict[str, NodeType] = {}
@@ -54,7 +58,7 @@ def _load_builtins() -> None:
     if _builtins_loaded:
         return
     for module_name, class_name in BUILTINS.items():
-        register(getattr(importlib.import_module(module_name), class_name))
+        register(getattr(importlib.import_module(module_name.split(":")[0]), class_name))
     _builtins_loaded = True
 
 

@@ -40,11 +40,14 @@ from engine.market.types import (
     OrderBook,
     PriceHistory,
 )
+from engine.models.alerts import Alert
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
 from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
 from engine.models.trading import Account, Trade
 from engine.nodes.base import RunContext
+from engine.services.alerts import AlertPorts, send_alerts
 from engine.settings import Settings, get_settings
+from engine.storage.alert_state import AlertState, AlertStateRepository
 from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository
 from engine.storage.runs import (
@@ -103,6 +106,7 @@ class RunOutcome:
     auto_paused: bool = False
     trades: list[Trade] = field(default_factory=list)
     error: str | None = None
+    pause_reason: str | None = None  # why it paused itself (auto_paused)
 
     @property
     def status(self) -> RunStatus | None:
@@ -161,11 +165,17 @@ class Engine:
     settings: Settings
     clients: StorageClients
     broker: PaperBroker = field(default_factory=PaperBroker)
+    alerts: AlertPorts | None = None  # where NOTIFY's alerts go once a run commits; None: nowhere
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Engine:
         settings = settings or get_settings()
-        return cls(settings=settings, clients=get_clients(settings))
+        alerts: AlertPorts | None = None
+        if settings.user_notifications_topic_arn or settings.webhook_queue_url:
+            from engine.storage.messaging import Messaging
+
+            alerts = Messaging(settings)
+        return cls(settings=settings, clients=get_clients(settings), alerts=alerts)
 
     @property
     def strategies(self) -> StrategyRepository:
@@ -178,6 +188,10 @@ class Engine:
     @property
     def runs(self) -> RunRepository:
         return RunRepository(self.clients)
+
+    @property
+    def alert_state(self) -> AlertStateRepository:
+        return AlertStateRepository(self.clients)
 
     def snapshot(self, provider: MarketDataProvider, *, now: datetime, deadline: Deadline) -> MarketSnapshot:
         cache = container_cache()
@@ -233,6 +247,11 @@ class _Decided:
     broker_trace: NodeTrace
     marks: dict[str, Any] | None
     settled_at: datetime | None = None  # when its resolved holdings were settled against the tick's markets
+    risk_state_changed: bool = False  # the orchestrator's risk memory moved: the account is written
+    pause_reason: str | None = None  # a risk rule pauses the strategy (auto:max_drawdown)
+    alerts: list[Alert] = field(default_factory=list)
+    alert_seen: dict[str, frozenset[str]] | None = None  # the NOTIFY nodes' new sets; None: unchanged
+    alert_state_version: int = 0
 
 
 def _opening_account(strategy: Strategy) -> Account:
@@ -268,6 +287,7 @@ def _decide(
     markets: SlotMarkets,
     deadline: Deadline,
     now: datetime,
+    alert_state: AlertState | None = None,
 ) -> _Decided:
     sid = strategy.strategy_id
     execution_id = execution_id_for(sid, slot.key, "run")
@@ -294,9 +314,19 @@ def _decide(
         account=account,
         bankroll_usd=account.bankroll_usd,
         deadline=deadline,
+        timezone=strategy.timezone,
+        risk_state=dict(account.risk_state or {}),
+        alert_seen=alert_state.seen if alert_state is not None else {},
     )
     graph = run_graph(strategy.node_graph, ctx)
     status, counts = _classify(graph, deadline)
+    risk_state_changed, pause_reason = False, None
+    if graph.status == "completed":
+        remembered = {k: v for k, v in ctx.risk_state.items() if k != "pause_reason"}
+        if remembered and remembered != (account.risk_state or {}):
+            account = account.model_copy(update={"risk_state": remembered})
+            risk_state_changed = True
+        pause_reason = ctx.risk_state.get("pause_reason")
     if graph.status == "completed" and graph.orders:
         filled = engine.broker.fill(
             graph.orders,
@@ -335,6 +365,11 @@ def _decide(
         broker_trace=broker_trace,
         marks=marks,
         settled_at=settled_at,
+        risk_state_changed=risk_state_changed,
+        pause_reason=pause_reason,
+        alerts=graph.alerts,
+        alert_seen=_new_alert_seen(strategy, alert_state, graph.alerts),
+        alert_state_version=alert_state.version if alert_state is not None else 0,
     )
 
 
@@ -342,8 +377,30 @@ def _decide(
 decide_run = _decide
 
 
-def _crashed(account: Account, exc: Exception) -> _Decided:
-    message = f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_CHARS]
+def _has_notify(strategy: Strategy) -> bool:
+    return any(node.type == "NOTIFY" for node in strategy.node_graph.nodes)
+
+
+def _new_alert_seen(
+    strategy: Strategy, state: AlertState | None, alerts: list[Alert]
+) -> dict[str, frozenset[str]] | None:
+    """The `on: new` nodes' sets after this run, or None when nothing changed (no write needed)."""
+    if state is None:
+        return None
+    nodes = {node.id for node in strategy.node_graph.nodes}
+    seen = {node_id: ids for node_id, ids in state.seen.items() if node_id in nodes}
+    for alert in alerts:
+        if alert.on == "new":
+            seen[alert.node_id] = alert.seen
+    return None if seen == dict(state.seen) else seen
+
+
+# What the owner reads when the engine itself failed: the exception's text is for our log only.
+CRASH_MESSAGE = "the run failed on our side; quote the execution id if you report it"
+
+
+def _crashed(account: Account) -> _Decided:
+    message = CRASH_MESSAGE
     return _Decided(
         graph=GraphResult(status="failed", error_code="internal_error", error_message=message),
         status=RunStatus.FAILED,
@@ -434,16 +491,32 @@ def execute(
     started = time.monotonic()
     markets = RunMarkets(snapshot, deadline, history_budget=engine.settings.history_requests_per_run)
     account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
+    alert_state = _read_alert_state(engine, strategy, deadline)
     for attempt in range(2):
         account = account_before if account_before is not None else _opening_account(strategy)
         try:
             decided = _decide(
-                engine, strategy, account=account, slot=slot, markets=markets, deadline=deadline, now=now
+                engine,
+                strategy,
+                account=account,
+                slot=slot,
+                markets=markets,
+                deadline=deadline,
+                now=now,
+                alert_state=alert_state,
             )
         except Exception as exc:
             # an engine bug in one strategy's run is that run's failure: logged, counted, never the tick's
-            logger.exception("run failed inside the engine", extra={"strategy_id": sid})
-            decided = _crashed(account, exc)
+            # the exception's text and stack go to our log under the execution id, never to the owner's log
+            logger.exception(
+                "run failed inside the engine",
+                extra={
+                    "strategy_id": sid,
+                    "execution_id": execution_id_for(sid, slot.key, "run"),
+                    "error": type(exc).__name__,
+                },
+            )
+            decided = _crashed(account)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
         try:
@@ -453,6 +526,7 @@ def execute(
                 return _commit_failed(strategy, slot, commit, claim_token, "the account kept changing")
             # a manual run (or a settlement) wrote first: decide again once on the account as it is now
             account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
+            alert_state = _read_alert_state(engine, strategy, deadline)
             continue
         except ClaimLost:
             return RunOutcome(sid, slot, "claim_lost", log=commit.logs[0])
@@ -461,10 +535,47 @@ def execute(
                 raise
             return _commit_failed(strategy, slot, commit, claim_token, exc.message)
         outcome: Outcome = "committed" if result.ok else "duplicate"
+        if result.ok:
+            _send_alerts(engine, strategy, slot, commit, decided.alerts, now=now)
         return RunOutcome(
-            sid, slot, outcome, log=commit.logs[0], auto_paused=result.auto_paused, trades=commit.trades
+            sid,
+            slot,
+            outcome,
+            log=commit.logs[0],
+            auto_paused=result.auto_paused,
+            trades=commit.trades,
+            pause_reason=commit.completion.pause_reason if result.auto_paused and commit.completion else None,
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_alert_state(engine: Engine, strategy: Strategy, deadline: Deadline) -> AlertState | None:
+    if not _has_notify(strategy):
+        return None  # a graph without NOTIFY pays no extra read
+    return with_retries(lambda: engine.alert_state.get(strategy.strategy_id), deadline=deadline)
+
+
+def _send_alerts(
+    engine: Engine,
+    strategy: Strategy,
+    slot: RunSlot,
+    commit: RunCommit,
+    alerts: list[Alert],
+    *,
+    now: datetime,
+) -> None:
+    # after the commit only, and only for a run that completed as decided (a commit that fell back to a
+    # failed log told nothing, and wrote no alert state)
+    if engine.alerts is None or not alerts or commit.logs[0].status is not RunStatus.COMPLETED:
+        return
+    send_alerts(
+        engine.alerts,
+        alerts,
+        strategy,
+        execution_id=commit.logs[0].execution_id,
+        scheduled_for=slot.scheduled_for,
+        now=now,
+    )
 
 
 def _commit_for(
@@ -481,11 +592,13 @@ def _commit_for(
         strategy_id=strategy.strategy_id,
         trades=decided.trades,
         account_before=account_before,
-        account_after=decided.account_after if decided.trades else None,
+        account_after=decided.account_after if decided.trades or decided.risk_state_changed else None,
         logs=_logs(strategy, slot, decided, now=now, ms=ms),
         marks=decided.marks,
         marked_at=now if decided.marks is not None else None,
         settled_at=decided.settled_at,
+        alert_seen=decided.alert_seen,
+        alert_state_version=decided.alert_state_version,
     )
     if claim_token is None:
         commit.manual = ManualStats(execution_ms=ms, status=decided.status, executed_at=now)
@@ -500,6 +613,7 @@ def _commit_for(
             counts_as_failure=decided.counts_as_failure,
             read_consecutive_failures=strategy.consecutive_failures,
             max_consecutive_failures=strategy.max_consecutive_failures,
+            risk_pause_reason=decided.pause_reason,
         )
     return commit
 
@@ -514,7 +628,7 @@ def _commit(engine: Engine, commit: RunCommit, deadline: Deadline) -> CommitResu
         code = "too_many_trades" if isinstance(exc, CommitTooLarge) else "ledger_refused"
         failed = _failed_commit(commit, code, str(exc)[:ERROR_MESSAGE_CHARS])
         commit.trades, commit.logs = failed.trades, failed.logs
-        commit.account_after, commit.marks = None, None
+        commit.account_after, commit.marks, commit.alert_seen = None, None, None
         return with_retries(lambda: engine.runs.commit_run(failed), deadline=deadline)
 
 

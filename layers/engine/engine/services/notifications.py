@@ -21,14 +21,21 @@ class Publisher(Protocol):
     def publish(self, message: str, *, subject: str, attributes: dict[str, str]) -> str: ...
 
 
-def auto_pause_message(strategy: Strategy, *, failures: int, at: datetime, last_error: str | None) -> str:
+def auto_pause_message(
+    strategy: Strategy,
+    *,
+    failures: int,
+    at: datetime,
+    last_error: str | None,
+    reason: str = AUTO_PAUSE_REASON,
+) -> str:
     return json.dumps(
         {
             "event": AUTO_PAUSED_EVENT,
             "strategy_id": strategy.strategy_id,
             "strategy_name": strategy.strategy_name,
             "owner": strategy.created_by,
-            "pause_reason": AUTO_PAUSE_REASON,
+            "pause_reason": reason,
             "consecutive_failures": failures,
             "last_error_code": last_error,
             "paused_at": iso(at),
@@ -38,11 +45,17 @@ def auto_pause_message(strategy: Strategy, *, failures: int, at: datetime, last_
 
 
 def notify_auto_paused(
-    publisher: Publisher, strategy: Strategy, *, failures: int, at: datetime, last_error: str | None
+    publisher: Publisher,
+    strategy: Strategy,
+    *,
+    failures: int,
+    at: datetime,
+    last_error: str | None,
+    reason: str = AUTO_PAUSE_REASON,
 ) -> bool:
     """Publish the notification; False when SNS failed (the pause itself is already committed, so a lost
     notification is logged, not retried into a second pause)."""
-    message = auto_pause_message(strategy, failures=failures, at=at, last_error=last_error)
+    message = auto_pause_message(strategy, failures=failures, at=at, last_error=last_error, reason=reason)
     subject = f"Autopilot paused strategy {strategy.strategy_name}"
     try:
         publisher.publish(message, subject=subject, attributes={"owner": strategy.created_by})

@@ -22,7 +22,7 @@ from engine.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
-from engine.graph.validate import validate_graph
+from engine.graph.validate import is_alert_graph, validate_graph
 from engine.ledger import LedgerState
 from engine.models.execution import ExecutionLog
 from engine.models.portfolio import Portfolio
@@ -31,6 +31,7 @@ from engine.models.strategy import (
     Action,
     DeployConfig,
     ExecutionMode,
+    PauseReason,
     Strategy,
     StrategyStatus,
     allowed_actions,
@@ -52,7 +53,7 @@ NEXT_SLOTS = 5
 # few times covers honest races without looping forever on a hot item.
 WRITE_ATTEMPTS = 3
 PATCHABLE = ("strategy_name", "strategy_description", "node_graph")
-USER_PAUSE = "user"
+USER_PAUSE = PauseReason.USER
 
 
 def statuses_allowing(action: Action) -> frozenset[StrategyStatus]:
@@ -260,9 +261,15 @@ def deploy_strategy(
         ensure_allowed(current, Action.DEPLOY)
         if config.trading_mode == "live":
             raise LiveTradingUnavailable("live trading is not available yet; deploy with trading_mode paper")
-        validate_graph(current.node_graph, for_deploy=True)
+        alert = is_alert_graph(validate_graph(current.node_graph, for_deploy=True))
+        _check_bankroll(config, alert=alert)
         account = stores.accounts.get(strategy_id)
         open_positions = len(account.positions) if account is not None else 0
+        if open_positions and alert:
+            raise Conflict(
+                "an alert strategy cannot hold positions: wait until the open ones are closed or settled",
+                details={"open_positions_count": open_positions},
+            )
         if open_positions and current.paper_bankroll_usd != config.paper_bankroll_usd:
             raise Conflict(
                 "the bankroll cannot change while positions are open",
@@ -310,13 +317,27 @@ def deploy_strategy(
             if expected_version is not None:
                 raise
             continue
-        if fresh:
+        if fresh and config.paper_bankroll_usd is not None:
             # After the strategy update: had it lost a race, nothing would be reset. A run cannot slip in
             # between: the first slot is strictly after now, and the account's version keeps counting.
             stores.accounts.open(strategy_id, bankroll=config.paper_bankroll_usd, epoch=epoch, now=now)
             stores.portfolios.reset(strategy_id, bankroll=config.paper_bankroll_usd, epoch=epoch, now=now)
         return deployed
     raise Conflict("the strategy keeps changing; try again")
+
+
+def _check_bankroll(config: DeployConfig, *, alert: bool) -> None:
+    """A trading strategy needs a bankroll; an alert strategy (NOTIFY sinks only) never trades, has none."""
+    if alert and config.paper_bankroll_usd is not None:
+        raise ValidationFailed(
+            "an alert strategy (its only sinks are NOTIFY) never trades: leave out paper_bankroll_usd",
+            details=[{"loc": ["paper_bankroll_usd"], "msg": "not allowed for an alert strategy"}],
+        )
+    if not alert and config.paper_bankroll_usd is None:
+        raise ValidationFailed(
+            "paper_bankroll_usd is required: the strategy's graph trades (it has an ORCHESTRATOR)",
+            details=[{"loc": ["body", "paper_bankroll_usd"], "msg": "Field required"}],
+        )
 
 
 def _transition_fields(action: Action, strategy: Strategy, now: datetime) -> dict[str, Any]:
@@ -392,6 +413,12 @@ def _portfolio_record(strategy: Strategy, stores: Stores) -> tuple[Portfolio, di
     """(the portfolio, the stored ledger state or None); Conflict before the first deploy."""
     bankroll = strategy.paper_bankroll_usd
     if bankroll is None:
+        if strategy.status is not StrategyStatus.DRAFT:
+            # deployed without a bankroll: an alert strategy, which never trades (DESIGN 5)
+            raise Conflict(
+                "an alert strategy never trades, so it has no portfolio or performance",
+                details={"status": strategy.status.value, "alert_strategy": True},
+            )
         raise Conflict(
             "the strategy has no portfolio until it is deployed",
             details={"status": strategy.status.value},

@@ -38,7 +38,7 @@ from engine.services.notifications import AUTO_PAUSED_EVENT, Publisher, notify_a
 from engine.settings import Settings
 from engine.storage.messaging import Messaging
 from engine.storage.portfolios import settle_check_for
-from engine.storage.runs import RunCommit
+from engine.storage.runs import AUTO_PAUSE_REASON, RunCommit
 from engine.storage.strategies import DueRef
 
 logger = logging.getLogger(__name__)
@@ -222,6 +222,7 @@ def claim_and_run(
                 "tick_id": tick_id,
                 "owner": strategy.created_by,
                 "consecutive_failures": failures,
+                "pause_reason": outcome.pause_reason,
             },
         )
         if publisher is not None:
@@ -231,6 +232,7 @@ def claim_and_run(
                 failures=failures,
                 at=now,
                 last_error=outcome.log.error_code if outcome.log else None,
+                reason=outcome.pause_reason or AUTO_PAUSE_REASON,
             )
     return outcome
 

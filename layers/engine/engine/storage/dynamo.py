@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from engine.clock import to_utc
 from engine.errors import Conflict, DomainError, StorageError
 from engine.settings import Settings, get_settings
+from engine.storage.limits import check_storable, check_value
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +108,19 @@ def storable(value: Any) -> Any:
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain dict as a typed DynamoDB item; None attributes are left out so sparse indexes stay sparse."""
-    return {k: _serializer.serialize(storable(v)) for k, v in values.items() if v is not None}
+    """A plain dict as a typed DynamoDB item; None attributes are left out so sparse indexes stay sparse.
+
+    Unstorable (a ValidationFailed naming the path) for what DynamoDB would refuse, before any write."""
+    plain = {k: storable(v) for k, v in values.items() if v is not None}
+    check_storable(plain)
+    return {k: _serializer.serialize(v) for k, v in plain.items()}
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    """One typed attribute value (for expression values)."""
-    result: dict[str, Any] = _serializer.serialize(storable(value))
+    """One typed attribute value (for expression values); Unstorable for what DynamoDB would refuse."""
+    plain = storable(value)
+    check_value(plain)
+    result: dict[str, Any] = _serializer.serialize(plain)
     return result
 
 

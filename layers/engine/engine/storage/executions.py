@@ -29,6 +29,11 @@ def log_key(log: ExecutionLog) -> str:
     return f"{time_key(log.scheduled_for)}#{log.execution_id}"
 
 
+def filtered_scope(base: str, *, status: str | None, since: datetime | None) -> str:
+    """The list's token scope with its filters in it (`limit` stays free)."""
+    return f"{base}|status={status or ''}|since={time_key(since) if since is not None else ''}"
+
+
 def log_from_item(item: Mapping[str, Any]) -> ExecutionLog:
     values = from_item(item)
     for attribute in STORAGE_ONLY:
@@ -70,7 +75,8 @@ class ExecutionLogRepository:
     ) -> Page[ExecutionLog]:
         """Logs newest first; `since` bounds the key, `status` filters without leaving pages short.
 
-        `scope` names the caller (the owner); the token is bound to it and to this strategy's logs.
+        `scope` names the caller (the owner); the token is bound to it, to this strategy's logs and to the
+        filters (`status`, `since`); `limit` may change from page to page.
         """
         expr = Expr()
         condition = f"{expr.name('strategy_id')} = {expr.value(strategy_id)}"
@@ -88,7 +94,9 @@ class ExecutionLogRepository:
             self.db,
             params,
             settings=self.settings,
-            scope=f"executions|{scope}|{strategy_id}",
+            # the filters are part of the scope: a token reused with other ones fails its signature, instead
+            # of starting a query outside its key range (DynamoDB refuses that) or skipping items silently
+            scope=filtered_scope(f"executions|{scope}|{strategy_id}", status=status, since=since),
             bound=("strategy_id", strategy_id),
             next_token=next_token,
             limit=limit,

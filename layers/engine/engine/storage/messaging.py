@@ -112,8 +112,27 @@ class Messaging:
                 },
             )
         except (ClientError, BotoCoreError) as exc:
-            raise MessagingError(f"publish to the notifications topic failed: {exc}") from exc
+            raise MessagingError(f"publish to the topic failed: {exc}") from exc
         return str(response.get("MessageId", ""))
+
+    # -- the owner's alerts (NOTIFY): a topic of their own and the webhook queue, never the alarms topic
+
+    def publish_user(self, message: str, *, subject: str, attributes: Mapping[str, str]) -> str:
+        """Publish to the user-notifications topic (subscriptions filter on the `owner` attribute)."""
+        arn = self.settings.user_notifications_topic_arn
+        if not arn:
+            raise MessagingError("no USER_NOTIFICATIONS_TOPIC_ARN is configured")
+        return self.publish(message, subject=subject, attributes=attributes, topic_arn=arn)
+
+    def enqueue_webhook(self, body: str) -> None:
+        """Queue one alert for the notification worker, which posts it to the owner's webhook."""
+        url = self.settings.webhook_queue_url
+        if not url:
+            raise MessagingError("no WEBHOOK_QUEUE_URL is configured")
+        try:
+            self.sqs.send_message(QueueUrl=url, MessageBody=body)
+        except (ClientError, BotoCoreError) as exc:
+            raise MessagingError(f"send to the webhook queue failed: {exc}") from exc
 
 
 __all__ = ["SQS_BATCH", "Messaging", "MessagingError", "SendResult", "reset_messaging_clients"]

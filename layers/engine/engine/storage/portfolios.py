@@ -24,7 +24,7 @@ from engine.storage.dynamo import (
     to_item,
 )
 from engine.storage.query import Expr, batch_write, key_of, query_all
-from engine.storage.strategies import due_shard
+from engine.storage.strategies import DUE_PAGE_SIZE, due_shard
 
 ACCOUNT_SK = "ACCOUNT"
 PORTFOLIO_SK = "PORTFOLIO"
@@ -115,7 +115,7 @@ class AccountRepository:
         }
         found: list[tuple[str, str]] = []
         while len(found) < limit:
-            request["Limit"] = limit - len(found)
+            request["Limit"] = min(DUE_PAGE_SIZE, limit - len(found))  # bounded pages, as the due read
             try:
                 response = self.db.query(**request)
             except (ClientError, BotoCoreError) as exc:  # a timeout too: the tick logs it and goes on

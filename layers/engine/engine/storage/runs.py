@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,9 +14,10 @@ from botocore.exceptions import ClientError
 from engine.errors import AccountConflict, ClaimLost, StorageError, StrategyNotFound
 from engine.ledger import LedgerError
 from engine.models.execution import ExecutionLog, RunStatus
-from engine.models.strategy import StrategyStatus
+from engine.models.strategy import PauseReason, StrategyStatus
 from engine.models.trading import Account, Trade
 from engine.money import ZERO
+from engine.storage.alert_state import AlertStateRepository
 from engine.storage.dynamo import StorageClients, error_code, get_clients, map_error
 from engine.storage.executions import ExecutionLogRepository
 from engine.storage.portfolios import ACCOUNT_SK, account_item
@@ -25,7 +27,7 @@ from engine.storage.trades import TradeRepository
 logger = logging.getLogger(__name__)
 
 MAX_TRANSACTION_ITEMS = 100
-AUTO_PAUSE_REASON = "auto:consecutive_failures"
+AUTO_PAUSE_REASON = PauseReason.CONSECUTIVE_FAILURES.value
 _CONDITION_FAILED = "ConditionalCheckFailed"
 
 
@@ -45,13 +47,20 @@ class Completion:
     counts_as_failure: bool | None  # True: +1, False: reset to 0, None: leave as is
     read_consecutive_failures: int
     max_consecutive_failures: int
+    risk_pause_reason: str | None = None  # a risk rule paused the strategy (auto:max_drawdown)
 
     @property
     def auto_pauses(self) -> bool:
-        return (
+        return self.pause_reason is not None
+
+    @property
+    def pause_reason(self) -> str | None:
+        if (
             bool(self.counts_as_failure)
             and self.read_consecutive_failures + 1 >= self.max_consecutive_failures
-        )
+        ):
+            return AUTO_PAUSE_REASON
+        return self.risk_pause_reason
 
 
 @dataclass
@@ -75,6 +84,9 @@ class RunCommit:
     settled_at: datetime | None = None  # the run settled its resolved holdings at this time (settle_due)
     completion: Completion | None = None
     manual: ManualStats | None = None
+    # the NOTIFY nodes' new sets (None: unchanged, nothing written) and the state version the run read
+    alert_seen: Mapping[str, frozenset[str]] | None = None
+    alert_state_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,13 @@ class RunRepository:
             marks = self.trades.marks_item(commit.strategy_id, commit.marks, commit.marked_at)
             items.append({"Put": {"TableName": trades_table, "Item": marks}})
             kinds.append("marks")
+        if commit.alert_seen is not None:
+            items.append(
+                AlertStateRepository(self.clients).put_for_commit(
+                    commit.strategy_id, commit.alert_seen, read_version=commit.alert_state_version
+                )
+            )
+            kinds.append("alert_state")
         if commit.completion is not None:
             items.append(self._completion_update(commit.strategy_id, commit.completion))
             kinds.append("strategy")
@@ -228,7 +247,7 @@ class RunRepository:
             sets += [
                 f"{expr.name('status')} = {expr.value(StrategyStatus.PAUSED.value)}",
                 f"{expr.name('is_active')} = {expr.value(False)}",
-                f"{expr.name('pause_reason')} = {expr.value(AUTO_PAUSE_REASON)}",
+                f"{expr.name('pause_reason')} = {expr.value(done.pause_reason)}",
                 f"{expr.name('updated_at')} = {expr.value(done.executed_at)}",
             ]
             adds.append(f"{expr.name('version')} {expr.value(1)}")
@@ -293,7 +312,7 @@ class RunRepository:
             logger.info("run already applied", extra={"strategy_id": commit.strategy_id, "details": details})
             return CommitResult(ok=False, reason="duplicate")
         account_conflict = any(
-            kind == "account" and code in (_CONDITION_FAILED, "TransactionConflict")
+            kind in ("account", "alert_state") and code in (_CONDITION_FAILED, "TransactionConflict")
             for kind, code in zip(kinds, codes, strict=False)
         )
         if account_conflict:

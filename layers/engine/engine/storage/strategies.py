@@ -29,6 +29,7 @@ from engine.storage.dynamo import (
     time_key,
     to_item,
 )
+from engine.storage.limits import check_storable
 from engine.storage.pages import Page
 from engine.storage.query import Expr, batch_write, delete_partition, signed_page_query
 
@@ -53,6 +54,9 @@ class DueRef:
 
     strategy_id: str
     due_at: datetime
+
+
+DUE_PAGE_SIZE = 500  # index items per due query page (README: sizing the due shards)
 
 
 def due_shard(strategy_id: str, shards: int) -> str:
@@ -229,6 +233,8 @@ class StrategyRepository:
         if "due_at" in to_remove:
             to_remove.add("due_shard")
 
+        # what DynamoDB would refuse is the caller's error, named by its path, before anything is written
+        check_storable({k: storable(v) for k, v in to_set.items()})
         expr = Expr()
         sets = [f"{expr.name(k)} = {expr.value(storable(v))}" for k, v in to_set.items()]
         sets.append(f"{expr.name('updated_at')} = {expr.value(now)}")
@@ -380,6 +386,10 @@ class StrategyRepository:
 
     # -- scheduling -------------------------------------------------------------------------------------
 
+    # Each due query page is bounded, so no single request (nor its response) grows with the number due: a
+    # 10,000-due read is 4 shards x 5 pages in parallel, each page answered well inside the 5 s read timeout.
+    due_page_size = DUE_PAGE_SIZE
+
     def due_shard_for(self, strategy_id: str) -> str:
         return due_shard(strategy_id, self.settings.due_shards)
 
@@ -415,7 +425,7 @@ class StrategyRepository:
         refs: list[DueRef] = []
         scanned = 0
         while len(refs) < limit:
-            request["Limit"] = limit - len(refs)
+            request["Limit"] = min(self.due_page_size, limit - len(refs))
             try:
                 response = self.db.query(**request)
             except (ClientError, BotoCoreError) as exc:  # a timeout too: the tick logs it and returns

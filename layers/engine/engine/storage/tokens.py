@@ -42,6 +42,8 @@ def decode_next_token(token: str, *, scope: str, key: str) -> dict[str, Any]:
     invalid = InvalidNextToken("next_token is not valid for this list")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
         raise invalid
+    if not token.isascii():  # hmac.compare_digest raises on non-ASCII text; ours are base64url only
+        raise invalid
     payload, mac = token.split(".")
     if not hmac.compare_digest(mac, _mac(payload, scope=scope, key=key)):
         raise invalid
