@@ -33,7 +33,10 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    ("POST", "/schedules/preview"),
 }
+# The web dashboard's files: served by their own function, outside the JWT authorizer (the app signs in).
+WEB_ROUTES = {("GET", "/app"), ("GET", "/app/{proxy+}")}
 
 
 def _props(logical_id: str) -> dict[str, Any]:
@@ -401,7 +404,7 @@ def test_no_route_opts_out_of_the_default_authorizer() -> None:
     # Given
     events = [ev for f in FUNCTIONS for ev in _events(f, "HttpApi").values()]
     # When
-    opted_out = [ev for ev in events if "Auth" in ev]
+    opted_out = [ev for ev in events if "Auth" in ev and (ev["Method"], ev["Path"]) not in WEB_ROUTES]
     # Then
     assert events and opted_out == []
 
@@ -416,11 +419,16 @@ def test_every_route_of_the_contract_is_declared_exactly_once_on_the_control_api
     # When
     counts = Counter((method, path) for method, path, *_ in declared)
     # Then
-    assert set(counts) == DESIGN_ROUTES
+    assert set(counts) == DESIGN_ROUTES | WEB_ROUTES
     assert all(count == 1 for count in counts.values())
-    assert {(f, api["Ref"], version) for *_, f, api, version in declared} == {
+    assert {(f, api["Ref"], version) for m, p, f, api, version in declared if (m, p) in DESIGN_ROUTES} == {
         ("ControlApiFunction", "HttpApi", "2.0")
     }
+    assert {(f, api["Ref"], version) for m, p, f, api, version in declared if (m, p) in WEB_ROUTES} == {
+        ("WebStaticFunction", "HttpApi", "2.0")
+    }
+    web_auth = {ev["Auth"]["Authorizer"] for ev in _events("WebStaticFunction", "HttpApi").values()}
+    assert web_auth == {"NONE"}
 
 
 def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> None:
@@ -430,7 +438,8 @@ def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> Non
     for function_id in FUNCTIONS:
         variables |= set(_props(function_id).get("Environment", {}).get("Variables", {}))
     # When
-    unknown = {v for v in variables if v not in known and not v.startswith("POWERTOOLS_")}
+    # WEB_*: the dashboard's runtime config, read by functions/web_static
+    unknown = {v for v in variables if v not in known and not v.startswith(("POWERTOOLS_", "WEB_"))}
     # Then
     assert unknown == set()
 

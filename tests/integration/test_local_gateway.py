@@ -197,10 +197,11 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
 
     # Then each route key maps to itself, with the id as path parameter, and nothing else matches
     assert set(matched) == declared
-    assert len(declared) == 15
+    assert len(declared) == 18
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        assert params == ({"id": "s-1"} if "{id}" in key else {})
+        expected = {"id": "s-1"} if "{id}" in key else {"proxy": "{proxy+}"} if "{proxy+}" in key else {}
+        assert params == expected
     assert gateway.match("PUT", "/strategies") is None
     assert gateway.match("GET", "/strategies/s-1/unknown") is None
     assert gateway.match("GET", "/strategies/") is None
