@@ -93,6 +93,10 @@ class StrategyOut(BaseModel):
     created_at: UtcDatetime
     updated_at: UtcDatetime
     version: int
+    sparkline: list[Money] = Field(
+        default_factory=list,
+        description="equity, one value per hour (the latest last, at most 48), kept by the portfolio stream",
+    )
 
     @classmethod
     def of(cls, strategy: Strategy) -> StrategyOut:

@@ -160,6 +160,9 @@ def test_sign_in_through_pkce_create_deploy_and_run_then_the_page_shows_trades_c
     trades = call(stack, "GET", f"/strategies/{sid}/trades", user)["items"]
     assert strategy["status"] == "RUNNING" and strategy["created_by"] == user
     assert trades, "the example trades on the recorded markets"
+    listed = next(s for s in call(stack, "GET", "/strategies", user)["items"] if s["strategy_id"] == sid)
+    equity = call(stack, "GET", f"/strategies/{sid}/portfolio", user)["equity_usd"]
+    assert listed["sparkline"] == [equity], "the stream keeps the list's sparkline"
     page.get_by_role("heading", name="Trades").wait_for()
     assert page.locator("table.trades tbody tr").count() == min(len(trades), 20)
     page.locator("table.positions tbody tr").first.wait_for()
