@@ -84,7 +84,16 @@ export function EquityCharts({ curve, trades, onDrawn }: { curve: CurvePoint[]; 
           value: (_u, v) => (v === null ? "–" : usd(v)),
         },
       ],
-      hooks: { draw: [() => drawn.current?.()] },
+      hooks: {
+        draw: [
+          (u) => {
+            // when the curve was first drawn (ms since navigation): bench/web_bench.py reads it
+            const box = u.root.parentElement;
+            if (box && !box.dataset.drawnAt) box.dataset.drawnAt = performance.now().toFixed(1);
+            drawn.current?.();
+          },
+        ],
+      },
     };
     const drawdownOpts: uPlot.Options = {
       width: width(),

@@ -15,6 +15,7 @@ import type { Performance, Portfolio, Strategy, Trade } from "../types";
 import { StatusBadge } from "./StrategiesPage";
 
 const MARKER_TRADES = 1000;
+const NO_TRADES: Trade[] = [];
 
 async function recentTrades(strategyId: string): Promise<Trade[]> {
   const out: Trade[] = [];
@@ -48,17 +49,21 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
         ? Promise.all([
             optional(api<Portfolio>("GET", `/strategies/${strategyId}/portfolio`)),
             optional(api<Performance>("GET", `/strategies/${strategyId}/performance`)),
-            recentTrades(strategyId),
           ])
-        : Promise.resolve([null, null, []] as [Portfolio | null, Performance | null, Trade[]]),
+        : Promise.resolve([null, null] as [Portfolio | null, Performance | null]),
     [strategyId, deployed],
   );
+  // the chart draws from the curve first; the trade markers (up to 1,000 trades) join when they arrive
+  const markers = useLoad(() => (deployed ? recentTrades(strategyId) : Promise.resolve([] as Trade[])), [strategyId, deployed]);
   const refresh = useCallback(() => {
     strategy.reload();
     figures.reload();
-  }, [strategy, figures]);
+    markers.reload();
+  }, [strategy, figures, markers]);
   const s = strategy.data;
-  const [portfolio, performance, trades] = figures.data ?? [null, null, []];
+  const [portfolio, performance] = figures.data ?? [null, null];
+  const trades = markers.data ?? NO_TRADES;
+  const waiting = deployed && !figures.data && !figures.error;
 
   if (strategy.error && !s) {
     return (
@@ -95,10 +100,22 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
       <ErrorNote error={figures.error} />
 
       <Section title="Key figures">
-        {portfolio ? <KeyFigures portfolio={portfolio} performance={performance} /> : <p className="muted">No portfolio yet: deploy the strategy to start one.</p>}
+        {portfolio ? (
+          <KeyFigures portfolio={portfolio} performance={performance} />
+        ) : waiting ? (
+          <p aria-live="polite">Loading…</p>
+        ) : (
+          <p className="muted">No portfolio yet: deploy the strategy to start one.</p>
+        )}
       </Section>
       <Section title="Equity and drawdown">
-        {performance ? <EquityCharts curve={performance.equity_curve} trades={trades} /> : <p className="muted">No equity curve yet.</p>}
+        {performance ? (
+          <EquityCharts curve={performance.equity_curve} trades={trades} />
+        ) : waiting ? (
+          <p aria-live="polite">Loading…</p>
+        ) : (
+          <p className="muted">No equity curve yet.</p>
+        )}
       </Section>
       <Section title="Positions">
         <Positions positions={portfolio?.positions ?? []} />
