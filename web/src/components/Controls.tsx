@@ -1,6 +1,6 @@
 // Start, Pause, Resume, Stop, Run now: each behind a confirmation; only what the state allows is enabled
 // (DESIGN 3). A 409 (the page was stale) is shown in words with the actions allowed now.
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { api } from "../api";
 import type { Status, Strategy } from "../types";
 import { Dialog, ErrorNote } from "./common";
@@ -15,7 +15,7 @@ const ACTIONS: { action: Action; label: string; allowed: Status[]; explain: stri
   { action: "run", label: "Run now", allowed: ["DEPLOYED", "RUNNING", "PAUSED", "STOPPED"], explain: "One run now, outside the schedule." },
 ];
 
-export function Controls({ strategy, onChanged }: { strategy: Strategy; onChanged: () => void }) {
+export function Controls({ strategy, onChanged, children }: { strategy: Strategy; onChanged: () => void; children?: ReactNode }) {
   const [pending, setPending] = useState<(typeof ACTIONS)[number] | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [note, setNote] = useState<string>("");
@@ -52,6 +52,7 @@ export function Controls({ strategy, onChanged }: { strategy: Strategy; onChange
             {a.label}
           </button>
         ))}
+        {children}
       </div>
       <p className="note" aria-live="polite">
         {note}

@@ -90,12 +90,11 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
         {s.trading_mode} · {s.frequency ?? s.schedule_cron ?? "not scheduled"} ({s.timezone}) · graph version {s.graph_version} · next slot{" "}
         <Time iso={s.next_execution_at} />
       </p>
-      <div className="actions">
-        <Controls strategy={s} onChanged={refresh} />
+      <Controls strategy={s} onChanged={refresh}>
         <button type="button" onClick={() => setDeploying(true)} disabled={s.status === "RUNNING"}>
           Deploy
         </button>
-      </div>
+      </Controls>
       <DeployDialog strategy={s} open={deploying} onClose={() => setDeploying(false)} onDeployed={refresh} />
       <ErrorNote error={figures.error} />
 
