@@ -11,7 +11,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 LOCK_VENV := .venv-lock
 
-.PHONY: lock help venv test lint format typecheck unit bench demo up build validate deploy openapi nodes-doc clean
+.PHONY: lock help venv test lint format typecheck unit bench demo up build validate deploy openapi nodes-doc clean web browser
 
 help:
 	@echo "make demo      run the scripted demo on the embedded local stack"
@@ -19,7 +19,8 @@ help:
 	@echo "make up        run the local stack in real time (Ctrl-C stops it)"
 	@echo "make bench     run every benchmark and write bench/RESULTS.md"
 	@echo "make validate  sam validate --lint and cfn-lint"
-	@echo "make build     sam build"
+	@echo "make build     sam build (builds the web dashboard first)"
+	@echo "make web       build the web dashboard (npm ci + vite) into functions/web_static/dist"
 	@echo "make lock      recompile the hashed requirement locks"
 	@echo "make deploy    sam deploy --config-env \$$ENV (dev or prod)"
 
@@ -34,6 +35,33 @@ $(VENV)/.installed: requirements-dev.txt layers/engine/requirements.txt pyprojec
 
 venv: $(VENV)/.installed
 
+# ---- the web dashboard: React + TypeScript from npm (committed lockfile), built into the static function's
+# package, so `sam build` ships it. Rebuilt only when a source, the lockfile or the config changed.
+WEB_DIST := functions/web_static/dist/index.html
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/index.html web/package.json web/package-lock.json \
+	web/vite.config.ts web/tsconfig.json
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_DIST): web/node_modules/.installed $(WEB_SOURCES) template.yaml | $(VENV)/.installed
+	cd web && npm run build
+	$(PY) -m local.web_routes > functions/web_static/dist/api-routes.json
+	touch $@
+
+web: $(WEB_DIST)
+
+# ---- the browser of the browser tests: Debian's chromium and fonts (never `playwright install`)
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y chromium fonts-dejavu-core fonts-liberation
+
+browser: $(CHROMIUM)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -45,16 +73,16 @@ format: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+test: lint typecheck $(WEB_DIST) $(CHROMIUM)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m bench
 
-demo: venv
+demo: venv $(WEB_DIST)
 	$(PY) -m local.demo
 
-up: venv
+up: venv $(WEB_DIST)
 	$(PY) -m local.stack
 
 openapi: venv nodes-doc
@@ -76,7 +104,7 @@ validate: venv $(SAM_VENV)/.installed
 	$(SAM_ENV) $(SAM) validate --lint
 	$(VENV)/bin/cfn-lint template.yaml
 
-build: $(SAM_VENV)/.installed
+build: $(SAM_VENV)/.installed $(WEB_DIST)
 	$(SAM_ENV) $(SAM) build
 
 deploy: build
@@ -93,4 +121,4 @@ lock: $(LOCK_VENV)/.installed
 	$(LOCK_VENV)/bin/uv pip compile --quiet --python-version 3.11 --generate-hashes requirements-dev.in -o requirements-dev.txt
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache functions/web_static/dist test-artifacts

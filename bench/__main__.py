@@ -51,6 +51,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "imports": {"runs": 7},
         "schedule": {"repeats": 5},
         "api": {"clients": 4, "requests": 400, "strategies": 5},
+        "web": {"loads": 5},
         "scale": {"strategies": 2000, "cron_budget_seconds": 55.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 300, "days": 30, "baseline_slots": 48},
         "language": {"markets_count": 1000, "runs": 50, "strategies": 100},
@@ -63,6 +64,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "imports": {"runs": 2},
         "schedule": {"repeats": 2},
         "api": {"clients": 2, "requests": 60, "strategies": 3},
+        "web": {"loads": 2},
         # 31 s left: runs start only while more than margin + run deadline (28 s) remain, so most overflow
         "scale": {"strategies": 120, "cron_budget_seconds": 31.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 60, "days": 5, "baseline_slots": 12},
@@ -107,6 +109,10 @@ def _child(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
         from bench import api_latency_bench
 
         return api_latency_bench.run(**sizes)
+    if name == "web":
+        from bench import web_bench
+
+        return web_bench.run(**sizes)
     if name == "scale":
         from bench import scale_drill
 
@@ -307,6 +313,30 @@ def rows_api(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_web(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    bundle = f["bundle"]
+    return [
+        Row(
+            "dashboard: first drawn equity chart, 90 days + 1,000 trades (median)",
+            number(f["first_chart_ms"], "ms", 0),
+            number(f["baseline_first_chart_ms"], "ms", 0),
+            ratio_of(f["first_chart_ms"], f["baseline_first_chart_ms"]),
+            f"goal < 1 s; Chromium, cold load of the strategy page, {f['loads']} loads, max "
+            f"{f['first_chart_max_ms']:.0f} ms, {f['curve_points']} curve points; baseline: 1 day, "
+            "10 trades; the strategy + performance API answers alone take "
+            f"{f['api_strategy_and_performance_ms']:.0f} ms",
+        ),
+        Row(
+            "dashboard: bytes shipped, gzipped (no builder)",
+            number(bundle["gzip"] / 1024, "KB", 1),
+            number(bundle["raw"] / 1024, "KB", 1),
+            ratio_of(bundle["gzip"], bundle["raw"]),
+            f"goal < 150 KB; {bundle['files']} files (index, JS, CSS); "
+            f"brotli {bundle['brotli'] / 1024:.1f} KB; baseline: the same files uncompressed",
+        ),
+    ]
+
+
 def scale_extrapolation(f: dict[str, Any], target: int = SCALE_TARGET) -> dict[str, float]:
     """Linear extrapolation of a smaller drill to `target` strategies: the cron runs what its budget fits
     (as measured), every other strategy costs what a worker record cost on average."""
@@ -434,6 +464,7 @@ BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "imports": rows_imports,
     "schedule": rows_schedule,
     "api": rows_api,
+    "web": rows_web,
     "scale": rows_scale,
     "backtest": rows_backtest,
     "language": rows_language,

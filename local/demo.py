@@ -806,6 +806,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  - {failure}", file=sys.stderr)
                 return 1
             if args.serve:
+                print("Dashboard, ready to open (one URL per development user):", file=console)
+                for user in sorted(demo.tokens):
+                    print(f"  {user:<6} {stack.dashboard_url(user)}", file=console)
                 try:
                     while True:
                         time.sleep(1)

@@ -9,7 +9,8 @@ are lowercased and repeated headers joined with commas; repeated query parameter
 `queryStringParameters`; the `cookie` header becomes `cookies`; a function error is 500
 `{"message":"Internal Server Error"}`; a response without `statusCode` is sent as a 200 JSON body.
 
-Local only: `GET /_local/token?user=alice` issues a development token (no auth; the stack binds 127.0.0.1).
+Local only: `GET /_local/token?user=alice` issues a development token (no auth; the stack binds 127.0.0.1),
+and `/_local/oauth/...` plays a minimal OAuth server for the web dashboard (see local.oauth).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.auth import DevTokenIssuer, InvalidToken
 from local.infra import load_template, parameter_defaults, resources_of_type
+from local.oauth import OAUTH_PREFIX, LocalOAuth
 
 logger = logging.getLogger(__name__)
 Invoke = Callable[[str, dict[str, Any]], Any]  # (function logical id, event) -> the function's answer
@@ -268,6 +270,7 @@ class Gateway:
         self.routes = routes if routes is not None else routes_from_template()
         self.allowed_origins = allowed_origins if allowed_origins is not None else cors_origins()
         self.issue_tokens = issue_tokens
+        self.oauth = LocalOAuth(issuer)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
@@ -308,6 +311,9 @@ class Gateway:
             )
         if raw_path == TOKEN_PATH and method == "GET" and self.issue_tokens:
             return self._token(raw_query, request_id)
+        if raw_path.startswith(OAUTH_PREFIX) and self.issue_tokens:
+            status, answer_headers, answer = self.oauth.handle(method, raw_path, raw_query, lowered, body)
+            return GatewayResponse(status, [*answer_headers, ("apigw-requestid", request_id)], answer)
         matched = self.match(method, raw_path)
         if matched is None:
             return self._with(_json_response(404, {"message": "Not Found"}, request_id), cors)

@@ -46,6 +46,7 @@ from local.infra import (
 )
 from local.lambda_runtime import REGION, Handler, LocalFunction, function_specs
 from local.moto_process import MotoProcess
+from local.oauth import LOCAL_CLIENT_ID
 from local.pollers import PollingThread, QueueMapping, QueuePoller, StreamMapping, StreamPoller
 from local.ticker import Ticker
 
@@ -273,6 +274,14 @@ class LocalStack:
                 "POWERTOOLS_METRICS_NAMESPACE": env.get("POWERTOOLS_METRICS_NAMESPACE", "Autopilot"),
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
                 "POWERTOOLS_LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+                # the dashboard signs in through the gateway's local OAuth server (same origin)
+                "WEB_API_BASE": "",
+                "WEB_AUTH_MODE": "local",
+                "WEB_AUTHORIZE_URL": "/_local/oauth/authorize",
+                "WEB_TOKEN_URL": "/_local/oauth/token",
+                "WEB_LOGOUT_URL": "/_local/oauth/logout",
+                "WEB_CLIENT_ID": LOCAL_CLIENT_ID,
+                "WEB_SCOPES": "openid",
             }
         )
         env.update(self.config.extra_env)
@@ -404,6 +413,10 @@ class LocalStack:
         assert self.gateway_server is not None, "the stack is not started"
         return self.gateway_server.url
 
+    def dashboard_url(self, user: str, hours: float = 24) -> str:
+        """A ready-to-open dashboard URL signed in as `user` (local only: the app takes `#access_token`)."""
+        return f"{self.api_url}/app#access_token={self.token(user, hours)}"
+
     def token(self, user: str, hours: float = 24) -> str:
         return self.issuer.issue(user, hours=hours)
 
@@ -493,6 +506,8 @@ def banner(stack: LocalStack, users: list[str]) -> str:
     tokens = {user: stack.token(user) for user in users}
     for user, token in tokens.items():
         lines.append(f"  {user:<6} {token}")
+    lines += ["", f"Dashboard: {url}/app (sign in by picking a user), or ready to open:"]
+    lines += [f"  {user:<6} {url}/app#access_token={token}" for user, token in tokens.items()]
     first = users[0]
     lines += [
         "",

@@ -52,12 +52,14 @@ from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
     from functions.control_api import backtests, errors, idempotency, node_routes, notifications, schemas
+    from functions.control_api import schedules as schedule_routes
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import backtests  # type: ignore[no-redef]
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
     import node_routes  # type: ignore[no-redef]
     import notifications  # type: ignore[no-redef]
+    import schedules as schedule_routes  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
 logger = Logger()
@@ -423,6 +425,9 @@ app.include_router(backtests.router)
 
 def _domain_answer(exc: DomainError) -> Response[Any]:
     return errors.error_response(exc.code, exc.message, request_id=request_id(), details=exc.details)
+
+
+app.include_router(schedule_routes.router)
 
 
 @app.exception_handler(StrategyNotFound)

@@ -101,6 +101,10 @@ class StrategyOut(BaseModel):
     updated_at: UtcDatetime
     version: int
     deployment_id: str | None = None
+    sparkline: list[Money] = Field(
+        default_factory=list,
+        description="equity, one value per hour (the latest last, at most 48), kept by the portfolio stream",
+    )
 
     @classmethod
     def of(cls, strategy: Strategy) -> StrategyOut:

@@ -63,7 +63,10 @@ DESIGN_ROUTES = {
     ("GET", "/backtests/{backtest_id}/trades"),
     ("GET", "/backtests/{backtest_id}/executions"),
     ("GET", "/strategies/{id}/executions/{execution_id}"),
+    ("POST", "/schedules/preview"),
 }
+# The web dashboard's files: served by their own function, outside the JWT authorizer (the app signs in).
+WEB_ROUTES = {("GET", "/app"), ("GET", "/app/{proxy+}")}
 
 
 def _props(logical_id: str) -> dict[str, Any]:
@@ -362,7 +365,7 @@ def test_the_stream_function_only_updates_strategies_and_never_writes_trades() -
     # When
     trade_writes = {a for a in grants["TradesTable"] if a.endswith(("PutItem", "UpdateItem", "DeleteItem"))}
     # Then
-    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem"}
+    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem", "dynamodb:GetItem"}  # the sparkline read back
     assert trade_writes == set()
 
 
@@ -456,7 +459,7 @@ def test_no_route_opts_out_of_the_default_authorizer() -> None:
     # Given
     events = [ev for f in FUNCTIONS for ev in _events(f, "HttpApi").values()]
     # When
-    opted_out = [ev for ev in events if "Auth" in ev]
+    opted_out = [ev for ev in events if "Auth" in ev and (ev["Method"], ev["Path"]) not in WEB_ROUTES]
     # Then
     assert events and opted_out == []
 
@@ -472,11 +475,16 @@ def test_every_route_of_the_contract_is_declared_exactly_once_on_the_control_api
     # When
     counts = Counter((method, path) for method, path, *_ in declared)
     # Then
-    assert set(counts) == DESIGN_ROUTES
+    assert set(counts) == DESIGN_ROUTES | WEB_ROUTES
     assert all(count == 1 for count in counts.values())
-    assert {(f, api["Ref"], version) for *_, f, api, version in declared} == {
+    assert {(f, api["Ref"], version) for m, p, f, api, version in declared if (m, p) in DESIGN_ROUTES} == {
         ("ControlApiFunction", "HttpApi", "2.0")
     }
+    assert {(f, api["Ref"], version) for m, p, f, api, version in declared if (m, p) in WEB_ROUTES} == {
+        ("WebStaticFunction", "HttpApi", "2.0")
+    }
+    web_auth = {ev["Auth"]["Authorizer"] for ev in _events("WebStaticFunction", "HttpApi").values()}
+    assert web_auth == {"NONE"}
 
 
 POLICY_CAP_BYTES = 20 * 1024  # Lambda's resource-based policy limit
@@ -513,10 +521,11 @@ def test_the_control_api_has_one_lambda_permission_for_all_its_routes() -> None:
     assert arns == ["arn:aws:execute-api:us-east-1:123456789012:abcdefghij/*/*"]
     assert size < POLICY_CAP_BYTES // 20
     assert len(_events(function_id, "HttpApi")) > 1
-    # and no other function serves routes of this API (their permissions would add up again)
-    for other in FUNCTIONS:
-        if other != function_id:
-            assert not _events(other, "HttpApi"), other
+    # and the only other function serving routes of this API is the dashboard's static files, with its two
+    # routes (`/app` and `/app/{proxy+}`): its own policy holds two statements, whatever the API grows to
+    others = {other: _events(other, "HttpApi") for other in FUNCTIONS if other != function_id}
+    assert {other for other, events in others.items() if events} == {"WebStaticFunction"}
+    assert len(others["WebStaticFunction"]) == 2
     assert not resources_of_type(TEMPLATE, "AWS::Lambda::Permission")
 
 
@@ -527,7 +536,8 @@ def test_the_template_sets_only_variables_the_engine_or_powertools_read() -> Non
     for function_id in FUNCTIONS:
         variables |= set(_props(function_id).get("Environment", {}).get("Variables", {}))
     # When
-    unknown = {v for v in variables if v not in known and not v.startswith("POWERTOOLS_")}
+    # WEB_*: the dashboard's runtime config, read by functions/web_static
+    unknown = {v for v in variables if v not in known and not v.startswith(("POWERTOOLS_", "WEB_"))}
     # Then
     assert unknown == set()
 
@@ -751,7 +761,7 @@ def test_cognito_asks_strong_passwords_and_offers_totp() -> None:
     assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
 
 
-def test_the_stream_writes_only_the_two_fields_it_maintains_on_strategies() -> None:
+def test_the_stream_writes_only_the_fields_it_maintains_on_strategies() -> None:
     # Given the portfolio stream's statement on the Strategies table
     (statement,) = [
         s
@@ -760,14 +770,16 @@ def test_the_stream_writes_only_the_two_fields_it_maintains_on_strategies() -> N
     ]
     # When its condition is read
     attributes = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
-    # Then it may UpdateItem those fields only (plus the key and the epoch its condition reads), and no more
-    assert statement["Action"] == "dynamodb:UpdateItem"
-    assert set(attributes) == {"strategy_id", "paper_pnl_usd", "paper_positions_count", "portfolio_epoch"}
+    # Then it may UpdateItem (and read back) those fields only (plus the key and the epoch its condition
+    # reads), and no more
+    assert statement["Action"] == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    maintained = {"paper_pnl_usd", "paper_positions_count", "sparkline", "sparkline_at"}
+    assert set(attributes) == {"strategy_id", "portfolio_epoch", *maintained}
     assert "ALL_OLD" not in statement["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"]
-    # and the code writes exactly the two fields
+    # and the code reads and writes exactly those fields
     source = (ROOT / "layers/engine/engine/storage/strategies.py").read_text()
-    body = source[source.index("def set_paper_stats") : source.index("# -- scheduling")]
-    assert {"paper_pnl_usd", "paper_positions_count", "portfolio_epoch", "strategy_id"} >= set(
+    body = source[source.index("def sparkline_of") : source.index("# -- scheduling")]
+    assert {"portfolio_epoch", "strategy_id", *maintained} >= set(
         re.findall(r"expr\.name\('(\w+)'\)", body)
     )
 

@@ -203,7 +203,7 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
     assert len(declared) == len(ROUTES)  # the contract's routes, each declared once
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        expected = {"id": "s-1"} if "{id}" in key else {}
+        expected = {"id": "s-1"} if "{id}" in key else {"proxy": "{proxy+}"} if "{proxy+}" in key else {}
         assert params == ({**expected, "execution_id": "x-1"} if "{execution_id}" in key else expected)
     # and anything else reaches `$default` (the control API, whose resolver answers 404), as in API Gateway
     for method, path in (("PUT", "/strategies"), ("GET", "/strategies/s-1/unknown")):

@@ -154,6 +154,9 @@ class Strategy(DomainModel):
     claim_slot: UtcDatetime | None = None
     claim_expires_at: UtcDatetime | None = None
     portfolio_epoch: int = 0
+    # equity, one value per hour, the latest last (engine.sparkline); kept by the portfolio stream
+    sparkline: list[Money] = Field(default_factory=list)
+    sparkline_at: UtcDatetime | None = None
 
     def derived_avg_ms(self) -> Decimal | None:
         if not self.total_executions:

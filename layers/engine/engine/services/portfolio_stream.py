@@ -29,6 +29,7 @@ from engine.models.portfolio import Portfolio
 from engine.models.trading import Account
 from engine.portfolio import Mark, PositionStatus, build_portfolio, equity_point, equity_point_keys
 from engine.services.portfolio_sync import catch_up, state_from_item, state_to_item
+from engine.sparkline import extend_sparkline
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository, PortfolioRepository
 from engine.storage.strategies import StrategyRepository
@@ -177,11 +178,13 @@ def _publish(stores: PortfolioStores, portfolio: Portfolio, *, epoch: int, at: d
     """The equity point and the strategy's copy of the figures: both overwrite, so repeating is harmless."""
     point = equity_point(portfolio, at=at)
     stores.portfolios.put_equity_points(portfolio.strategy_id, equity_point_keys(at), point)
+    values, last_hour = stores.strategies.sparkline_of(portfolio.strategy_id)
     copied = stores.strategies.set_paper_stats(
         portfolio.strategy_id,
         pnl_usd=portfolio.total_pnl_usd,
         positions_count=portfolio.open_positions_count,
         epoch=epoch,
+        sparkline=extend_sparkline(values, last_hour, portfolio.equity_usd, at),
     )
     if not copied:
         logger.info(

@@ -427,7 +427,7 @@ def deploy_strategy(
                 )
             )
         if fresh:
-            to_set.update(paper_pnl_usd=ZERO, paper_positions_count=0)
+            to_set.update(paper_pnl_usd=ZERO, paper_positions_count=0, sparkline=[], sparkline_at=None)
         if config.auto_start:
             to_set.update(
                 status=StrategyStatus.RUNNING,

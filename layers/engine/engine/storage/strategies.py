@@ -500,8 +500,32 @@ class StrategyRepository:
             what="purge",
         )
 
+    def sparkline_of(self, strategy_id: str) -> tuple[list[Decimal], datetime | None]:
+        """The strategy's sparkline and the hour of its last value (empty when none or no strategy)."""
+        expr = Expr()
+        try:
+            response = self.db.get_item(
+                TableName=self.table,
+                Key={"strategy_id": {"S": strategy_id}},
+                ProjectionExpression=f"{expr.name('sparkline')}, {expr.name('sparkline_at')}",
+                ExpressionAttributeNames=expr.kwargs()["ExpressionAttributeNames"],
+            )
+        except ClientError as exc:
+            raise map_error(exc, what="read sparkline") from exc
+        values = from_item(response.get("Item") or {})
+        at = values.get("sparkline_at")
+        return [Decimal(v) for v in values.get("sparkline") or []], (
+            datetime.fromisoformat(str(at)) if at else None
+        )
+
     def set_paper_stats(
-        self, strategy_id: str, *, pnl_usd: Decimal, positions_count: int, epoch: int
+        self,
+        strategy_id: str,
+        *,
+        pnl_usd: Decimal,
+        positions_count: int,
+        epoch: int,
+        sparkline: tuple[list[Decimal], datetime] | None = None,
     ) -> bool:
         """Copy the portfolio's `total_pnl_usd` and open positions count onto the strategy (the stream does).
 
@@ -514,6 +538,12 @@ class StrategyRepository:
             f"SET {expr.name('paper_pnl_usd')} = {expr.value(pnl_usd)}, "
             f"{expr.name('paper_positions_count')} = {expr.value(positions_count)}"
         )
+        if sparkline is not None:
+            values, hour = sparkline
+            update += (
+                f", {expr.name('sparkline')} = {expr.value(values)}, "
+                f"{expr.name('sparkline_at')} = {expr.value(hour.isoformat())}"
+            )
         condition = (
             f"attribute_exists({expr.name('strategy_id')}) AND "
             f"(attribute_not_exists({expr.name('portfolio_epoch')}) OR "

@@ -1,0 +1,31 @@
+"""POST /schedules/preview: the next slots of a frequency preset or cron expression in a timezone (the deploy
+dialog shows them before a deploy). Pure computation: no storage, nothing owned."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
+
+from engine.clock import utc_now
+from engine.models.base import UtcDatetime
+from engine.services.schedules import SchedulePreview, preview_slots
+
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
+
+
+class SchedulePreviewIn(SchedulePreview):
+    """`{frequency | schedule_cron, timezone?, count?}` (count 1..20, default 5)."""
+
+
+class SchedulePreviewOut(BaseModel):
+    next_slots: list[UtcDatetime]
+
+
+@router.post(
+    "/schedules/preview",
+    summary="The next slots of a schedule",
+    description="The next `count` slots (UTC) strictly after now, by the scheduler's own rule.",
+    responses={422: {"description": "validation_error: a bad cron, zone or count"}},
+)
+def preview_schedule(body: SchedulePreviewIn) -> SchedulePreviewOut:
+    return SchedulePreviewOut(next_slots=preview_slots(body, now=utc_now()))

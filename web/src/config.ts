@@ -1,0 +1,18 @@
+// The runtime configuration served at /app/config.json (never baked into the build).
+export interface RuntimeConfig {
+  api_base: string;
+  auth_mode: "cognito" | "local" | string;
+  authorize_url: string;
+  token_url: string;
+  logout_url: string;
+  client_id: string;
+  scopes: string;
+  cognito_domain: string;
+  routes: string[] | null; // the API's route keys, e.g. "GET /strategies/{id}"
+}
+
+export async function loadConfig(): Promise<RuntimeConfig> {
+  const response = await fetch("/app/config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(`config.json answered ${response.status}`);
+  return (await response.json()) as RuntimeConfig;
+}

@@ -1,0 +1,163 @@
+import { useCallback, useState } from "react";
+import { api, ApiError, query, type Page } from "../api";
+import { Controls } from "../components/Controls";
+import { DeployDialog } from "../components/DeployDialog";
+import { EquityCharts } from "../components/EquityCharts";
+import { ErrorNote, Money, Section, Time } from "../components/common";
+import { Executions } from "../components/Executions";
+import { Positions, Trades } from "../components/Trades";
+import { num, pct, ratio } from "../format";
+import { useLoad } from "../hooks";
+import { Link } from "../router";
+import { Backtests } from "../sections/Backtests";
+import { Deployments, Timeline, Versions, Watchlists } from "../sections/StrategyHistory";
+import type { Performance, Portfolio, Strategy, Trade } from "../types";
+import { StatusBadge } from "./StrategiesPage";
+
+const MARKER_TRADES = 1000;
+const NO_TRADES: Trade[] = [];
+
+async function recentTrades(strategyId: string): Promise<Trade[]> {
+  const out: Trade[] = [];
+  let token: string | null = null;
+  do {
+    const page: Page<Trade> = await api("GET", `/strategies/${strategyId}/trades${query({ limit: 100, next_token: token })}`);
+    out.push(...page.items);
+    token = page.next_token;
+  } while (token && out.length < MARKER_TRADES);
+  return out;
+}
+
+async function optional<T>(load: Promise<T>): Promise<T | null> {
+  try {
+    return await load;
+  } catch (err) {
+    // no portfolio before the first deploy: 404 strategy data, shown as "not deployed yet"
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+export function StrategyPage({ strategyId }: { strategyId: string }) {
+  const [deploying, setDeploying] = useState(false);
+  const strategy = useLoad(() => api<Strategy>("GET", `/strategies/${strategyId}`), [strategyId]);
+  // a strategy never deployed has no portfolio yet: nothing to ask
+  const deployed = strategy.data ? strategy.data.paper_bankroll_usd !== null : null;
+  const figures = useLoad(
+    () =>
+      deployed
+        ? Promise.all([
+            optional(api<Portfolio>("GET", `/strategies/${strategyId}/portfolio`)),
+            optional(api<Performance>("GET", `/strategies/${strategyId}/performance`)),
+          ])
+        : Promise.resolve([null, null] as [Portfolio | null, Performance | null]),
+    [strategyId, deployed],
+  );
+  // the chart draws from the curve first; the trade markers (up to 1,000 trades) join when they arrive
+  const markers = useLoad(() => (deployed ? recentTrades(strategyId) : Promise.resolve([] as Trade[])), [strategyId, deployed]);
+  const refresh = useCallback(() => {
+    strategy.reload();
+    figures.reload();
+    markers.reload();
+  }, [strategy, figures, markers]);
+  const s = strategy.data;
+  const [portfolio, performance] = figures.data ?? [null, null];
+  const trades = markers.data ?? NO_TRADES;
+  const waiting = deployed && !figures.data && !figures.error;
+
+  if (strategy.error && !s) {
+    return (
+      <main>
+        <p>
+          <Link href="/app">← Strategies</Link>
+        </p>
+        <ErrorNote error={strategy.error} />
+      </main>
+    );
+  }
+  if (!s) return <main aria-busy="true"><p aria-live="polite">Loading…</p></main>;
+  return (
+    <main>
+      <p>
+        <Link href="/app">← Strategies</Link>
+      </p>
+      <div className="page-head">
+        <h1>{s.strategy_name}</h1>
+        <StatusBadge strategy={s} />
+      </div>
+      {s.strategy_description ? <p className="muted">{s.strategy_description}</p> : null}
+      <p className="muted">
+        {s.trading_mode} · {s.frequency ?? s.schedule_cron ?? "not scheduled"} ({s.timezone}) · graph version {s.graph_version} · next slot{" "}
+        <Time iso={s.next_execution_at} />
+      </p>
+      <Controls strategy={s} onChanged={refresh}>
+        <button type="button" onClick={() => setDeploying(true)} disabled={s.status === "RUNNING"}>
+          Deploy
+        </button>
+      </Controls>
+      <DeployDialog strategy={s} open={deploying} onClose={() => setDeploying(false)} onDeployed={refresh} />
+      <ErrorNote error={figures.error} />
+
+      <Section title="Key figures">
+        {portfolio ? (
+          <KeyFigures portfolio={portfolio} performance={performance} />
+        ) : waiting ? (
+          <p aria-live="polite">Loading…</p>
+        ) : (
+          <p className="muted">No portfolio yet: deploy the strategy to start one.</p>
+        )}
+      </Section>
+      <Section title="Equity and drawdown">
+        {performance ? (
+          <EquityCharts curve={performance.equity_curve} trades={trades} />
+        ) : waiting ? (
+          <p aria-live="polite">Loading…</p>
+        ) : (
+          <p className="muted">No equity curve yet.</p>
+        )}
+      </Section>
+      <Section title="Positions">
+        <Positions positions={portfolio?.positions ?? []} />
+      </Section>
+      <Section title="Trades">
+        <Trades strategyId={strategyId} />
+      </Section>
+      <Section title="Execution history">
+        <Executions strategyId={strategyId} />
+      </Section>
+      <Deployments strategyId={strategyId} />
+      <Versions strategy={s} onRestored={refresh} />
+      <Timeline strategyId={strategyId} />
+      <Watchlists strategy={s} />
+      <Backtests strategy={s} liveCurve={performance?.equity_curve ?? []} />
+    </main>
+  );
+}
+
+function KeyFigures({ portfolio, performance }: { portfolio: Portfolio; performance: Performance | null }) {
+  const pnlPct = portfolio.bankroll_usd ? (portfolio.total_pnl_usd / portfolio.bankroll_usd) * 100 : null;
+  const figures: [string, React.ReactNode][] = [
+    ["Equity", <Money value={portfolio.equity_usd} />],
+    ["Total P&L", <><Money value={portfolio.total_pnl_usd} signed /> <span className="muted">{pct(pnlPct)}</span></>],
+    ["Realized", <Money value={portfolio.realized_pnl_usd} signed />],
+    ["Unrealized", <Money value={portfolio.unrealized_pnl_usd} signed />],
+    ["ROI", pct(portfolio.roi_pct)],
+    ["Win rate", ratio(portfolio.win_rate)],
+    ["Open positions", String(portfolio.open_positions_count)],
+    ["Max drawdown", performance ? <><Money value={-performance.max_drawdown_usd} signed /> <span className="muted">{pct(-performance.max_drawdown_relative * 100)}</span></> : "–"],
+    ["Sharpe", performance?.sharpe !== undefined && performance?.sharpe !== null ? num(performance?.sharpe) : "–"],
+    ["Fees", <Money value={portfolio.fees_paid_usd} />],
+    ["Cash", <Money value={portfolio.cash_usd} />],
+    ["Bankroll", <Money value={portfolio.bankroll_usd} />],
+  ];
+  return (
+    <dl className="figures" aria-label="Key figures">
+      {figures.map(([name, value]) => (
+        <div key={name}>
+          <dt>{name}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
