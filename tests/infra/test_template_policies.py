@@ -779,9 +779,7 @@ def test_the_stream_writes_only_the_fields_it_maintains_on_strategies() -> None:
     # and the code reads and writes exactly those fields
     source = (ROOT / "layers/engine/engine/storage/strategies.py").read_text()
     body = source[source.index("def sparkline_of") : source.index("# -- scheduling")]
-    assert {"portfolio_epoch", "strategy_id", *maintained} >= set(
-        re.findall(r"expr\.name\('(\w+)'\)", body)
-    )
+    assert {"portfolio_epoch", "strategy_id", *maintained} >= set(re.findall(r"expr\.name\('(\w+)'\)", body))
 
 
 def test_empty_cors_origins_turn_cors_off_and_prod_refuses_a_localhost_origin() -> None:
