@@ -10,6 +10,11 @@ from engine.clock import utc_now
 from engine.models.base import UtcDatetime
 from engine.services.schedules import SchedulePreview, preview_slots
 
+try:  # imported as a package: tests, the local stack, the OpenAPI printer
+    from functions.control_api import errors
+except ImportError:  # in Lambda the function's folder is the task root
+    import errors  # type: ignore[no-redef]
+
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]
 
 
@@ -25,7 +30,7 @@ class SchedulePreviewOut(BaseModel):
     "/schedules/preview",
     summary="The next slots of a schedule",
     description="The next `count` slots (UTC) strictly after now, by the scheduler's own rule.",
-    responses={422: {"description": "validation_error: a bad cron, zone or count"}},
+    responses=errors.route_docs(200, SchedulePreviewOut, 400, 413, 422),
 )
 def preview_schedule(body: SchedulePreviewIn) -> SchedulePreviewOut:
     return SchedulePreviewOut(next_slots=preview_slots(body, now=utc_now()))
