@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -197,10 +198,12 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
 
     # Then each route key maps to itself, with the id as path parameter, and nothing else matches
     assert set(matched) == declared
-    assert len(declared) == 15
+    assert len(declared) == 15 + 6 + 8  # the strategy routes, their history (issue 13), watchlists
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        assert params == ({"id": "s-1"} if "{id}" in key else {})
+        # every path parameter of the key: the id given, the others as the literal `{name}` left in the path
+        names = re.findall(r"\{(\w+)\}", key)
+        assert params == {name: "s-1" if name == "id" else f"{{{name}}}" for name in names}
     assert gateway.match("PUT", "/strategies") is None
     assert gateway.match("GET", "/strategies/s-1/unknown") is None
     assert gateway.match("GET", "/strategies/") is None
