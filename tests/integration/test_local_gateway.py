@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -200,11 +201,22 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
 
     # Then each route key maps to itself, with the id as path parameter, and nothing else matches
     assert set(matched) == declared
-    assert len(declared) == len(ROUTES)  # the contract's routes, each declared once
+    # the contract's owner-scoped routes, the caller-independent ones and the dashboard's two, each declared once
+    independent = {
+        "GET /node-types",
+        "POST /strategies/validate",
+        "POST /strategies/preview",
+        "POST /schedules/preview",
+        "GET /app",
+        "GET /app/{proxy+}",
+    }
+    assert declared == {f"{method} {path}" for method, path in ROUTES} | independent
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        expected = {"id": "s-1"} if "{id}" in key else {"proxy": "{proxy+}"} if "{proxy+}" in key else {}
-        assert params == ({**expected, "execution_id": "x-1"} if "{execution_id}" in key else expected)
+        # every path parameter of the key: `id` and `execution_id` as given, the others as the literal `{name}`
+        names = re.findall(r"\{(\w+\+?)\}", key)
+        given = {"id": "s-1", "execution_id": "x-1"}
+        assert params == {name.rstrip("+"): given.get(name, f"{{{name}}}") for name in names}
     # and anything else reaches `$default` (the control API, whose resolver answers 404), as in API Gateway
     for method, path in (("PUT", "/strategies"), ("GET", "/strategies/s-1/unknown")):
         found = gateway.match(method, path)
