@@ -16,6 +16,7 @@ a catch-up that ends short of it read a lagging index (retry), and a stored stat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
+from engine.drawdown import RunningDrawdown
 from engine.errors import Conflict, StorageError, StrategyNotFound
 from engine.ledger import LedgerError, LedgerState, replay
 from engine.models.portfolio import Portfolio
@@ -30,7 +32,12 @@ from engine.models.trading import Account
 from engine.portfolio import Mark, PositionStatus, build_portfolio, equity_point, equity_point_keys
 from engine.services.portfolio_sync import catch_up, state_from_item, state_to_item
 from engine.storage.dynamo import StorageClients, get_clients
-from engine.storage.portfolios import AccountRepository, PortfolioRepository
+from engine.storage.portfolios import (
+    DRAWDOWN_ATTRIBUTE,
+    DRAWDOWN_POINTS_ATTRIBUTE,
+    AccountRepository,
+    PortfolioRepository,
+)
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
 
@@ -76,6 +83,8 @@ class _Stored:
     epoch: int | None
     state_item: dict[str, Any] | None
     portfolio_item: dict[str, Any] | None
+    drawdown: RunningDrawdown | None = None
+    drawdown_points: int | None = None  # as stored: what the next write is conditioned on
 
     @classmethod
     def read(cls, portfolios: PortfolioRepository, strategy_id: str) -> _Stored:
@@ -90,6 +99,8 @@ class _Stored:
             epoch=_stored_int(record.get("epoch"), default=None),
             state_item=state if isinstance(state, dict) else None,
             portfolio_item=portfolio if isinstance(portfolio, dict) else None,
+            drawdown=RunningDrawdown.from_item(record.get(DRAWDOWN_ATTRIBUTE)),
+            drawdown_points=_stored_int(record.get(DRAWDOWN_POINTS_ATTRIBUTE), default=None),
         )
 
     @property
@@ -162,8 +173,26 @@ def _as_of(state: LedgerState, marked_at: datetime | None, now: datetime) -> dat
     return max(known) if known else now
 
 
-def _unchanged(stored: _Stored, epoch: int, state_item: dict[str, Any], portfolio: Portfolio) -> bool:
+def _folded(stored: _Stored, epoch: int, portfolio: Portfolio, at: datetime) -> RunningDrawdown:
+    """The running drawdown with this sync's equity point. A point that moves nothing and is not newer than
+    the last one folded (a repeated sync) leaves it as it was; a new epoch (redeploy) starts from its
+    bankroll."""
+    drawdown = stored.drawdown
+    if drawdown is None or stored.epoch != epoch:
+        drawdown = RunningDrawdown.opening(portfolio.bankroll_usd, at)
+    folded = drawdown.fold(portfolio.equity_usd, at)
+    same = folded.model_copy(update={"points": drawdown.points, "last_at": drawdown.last_at})
+    if at <= drawdown.last_at and same == drawdown:
+        return drawdown
+    return folded
+
+
+def _unchanged(
+    stored: _Stored, epoch: int, state_item: dict[str, Any], portfolio: Portfolio, drawdown: RunningDrawdown
+) -> bool:
     if not stored.exists or stored.epoch != epoch or stored.state_item != state_item:
+        return False
+    if stored.drawdown != drawdown:
         return False
     if stored.portfolio_item is None:
         return False
@@ -204,7 +233,10 @@ def _write(
     at = _as_of(state, marked_at, now)
     portfolio = build_portfolio(state, strategy_id=strategy_id, marks=marks, updated_at=at)
     state_item = state_to_item(state)
-    if not _unchanged(stored, account.epoch, state_item, portfolio):
+    drawdown = _folded(stored, account.epoch, portfolio, at)
+    if not _unchanged(stored, account.epoch, state_item, portfolio, drawdown):
+        if drawdown.points == stored.drawdown_points:
+            drawdown = drawdown.model_copy(update={"points": drawdown.points + 1})  # every write moves it
         written = stores.portfolios.put_state(
             strategy_id,
             state=state_item,
@@ -213,6 +245,8 @@ def _write(
             expected_epoch=stored.epoch,
             epoch=account.epoch,
             applied_seq=state.applied_seq,
+            drawdown=drawdown,
+            expected_drawdown_points=stored.drawdown_points,
         )
         if not written:
             return None
@@ -310,13 +344,7 @@ def rebuild_portfolio(strategy_id: str, *, now: datetime, stores: PortfolioStore
             continue
         marks, marked_at = _latest_marks(stores.trades, strategy_id)
         # forget what the item holds, so the write is never skipped as "unchanged": a repair always writes
-        forced = _Stored(
-            exists=stored.exists,
-            applied_seq=stored.applied_seq,
-            epoch=stored.epoch,
-            state_item=None,
-            portfolio_item=None,
-        )
+        forced = dataclasses.replace(stored, state_item=None, portfolio_item=None)
         portfolio = _write(stores, forced, account, state, marks=marks, marked_at=marked_at, now=now)
         if portfolio is not None:
             logger.info(
