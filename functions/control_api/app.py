@@ -46,10 +46,11 @@ from engine.services import strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import errors, idempotency, schemas
+    from functions.control_api import errors, idempotency, portfolio_routes, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
+    import portfolio_routes  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
 logger = Logger()
@@ -213,7 +214,7 @@ def patch_strategy(
     responses=errors.route_docs(204, None, 404, 409, 422),
 )
 def delete_strategy(strategy_id: StrategyId) -> Response[None]:
-    strategies.delete_strategy(strategy_id, owner=caller(), stores=stores())
+    strategies.delete_strategy(strategy_id, owner=caller(), stores=stores(), now=utc_now())
     return Response(status_code=204)
 
 
@@ -371,6 +372,9 @@ def get_portfolio(strategy_id: StrategyId) -> schemas.PortfolioOut:
 def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
     performance = strategies.get_performance(strategy_id, owner=caller(), now=utc_now(), stores=stores())
     return schemas.PerformanceOut.model_validate(performance.model_dump())
+
+
+app.include_router(portfolio_routes.router)  # GET /portfolio, /portfolio/performance, /strategies/compare
 
 
 # -- errors: each domain error mapped once -----------------------------------------------------------------

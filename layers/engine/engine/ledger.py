@@ -142,6 +142,8 @@ def apply_to_positions(
                 bought_shares=trade.shares,
                 bought_cost_usd=cost,
                 bought_notional_usd=trade.notional_usd,
+                event_id=trade.event_id,
+                tags=list(trade.tags),
             )
         else:
             holding.shares += trade.shares

@@ -201,7 +201,16 @@ def parse_market(raw: Mapping[str, Any]) -> Market:
         fee_schedule=_fee_schedule(raw),
         uma_resolution_status=uma_status if isinstance(uma_status, str) and uma_status else None,
         updated_at=_datetime_or_none(raw.get("updatedAt")),
+        event_id=_event_id(raw),
     )
+
+
+def _event_id(raw: Mapping[str, Any]) -> str | None:
+    for event in _events(raw):
+        value = event.get("id")
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
 
 
 def _levels(raw: object, side: str) -> tuple[BookLevel, ...]:

@@ -60,6 +60,7 @@ class Market:
     fee_schedule: FeeSchedule | None
     uma_resolution_status: str | None
     updated_at: datetime | None
+    event_id: str | None = None  # the first event the market belongs to (account-wide exposure by event)
 
     @property
     def yes(self) -> OutcomeToken | None:

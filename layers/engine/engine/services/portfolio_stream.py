@@ -30,7 +30,9 @@ from engine.ledger import LedgerError, LedgerState, replay
 from engine.models.portfolio import Portfolio
 from engine.models.trading import Account
 from engine.portfolio import Mark, PositionStatus, build_portfolio, equity_point, equity_point_keys
+from engine.services.account_view import publish_summary
 from engine.services.portfolio_sync import catch_up, state_from_item, state_to_item
+from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.portfolios import (
     DRAWDOWN_ATTRIBUTE,
@@ -62,6 +64,7 @@ class PortfolioStores:
     accounts: AccountRepository
     portfolios: PortfolioRepository
     strategies: StrategyRepository
+    views: AccountViewRepository | None = None  # the account-wide view (issue 14); None: same clients
 
     @classmethod
     def default(cls, clients: StorageClients | None = None) -> PortfolioStores:
@@ -202,7 +205,9 @@ def _unchanged(
         return False
 
 
-def _publish(stores: PortfolioStores, portfolio: Portfolio, *, epoch: int, at: datetime) -> None:
+def _publish(
+    stores: PortfolioStores, portfolio: Portfolio, state: LedgerState, *, epoch: int, at: datetime
+) -> None:
     """The equity point and the strategy's copy of the figures: both overwrite, so repeating is harmless."""
     point = equity_point(portfolio, at=at)
     stores.portfolios.put_equity_points(portfolio.strategy_id, equity_point_keys(at), point)
@@ -216,6 +221,9 @@ def _publish(stores: PortfolioStores, portfolio: Portfolio, *, epoch: int, at: d
         logger.info(
             "strategy gone or redeployed; figures not copied", extra={"strategy_id": portfolio.strategy_id}
         )
+        return
+    views = stores.views or AccountViewRepository(stores.portfolios.clients)
+    publish_summary(views, portfolio, state, epoch=epoch, at=at)
 
 
 def _write(
@@ -250,7 +258,7 @@ def _write(
         )
         if not written:
             return None
-    _publish(stores, portfolio, epoch=account.epoch, at=at)
+    _publish(stores, portfolio, state, epoch=account.epoch, at=at)
     return portfolio
 
 

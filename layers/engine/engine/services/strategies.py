@@ -41,6 +41,7 @@ from engine.money import ZERO
 from engine.performance import Performance, compute_performance
 from engine.services.curves import read_curve, read_daily
 from engine.services.portfolio_sync import state_from_item
+from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.executions import ExecutionLogRepository
 from engine.storage.pages import Page
@@ -227,11 +228,14 @@ def patch_strategy(
     raise Conflict("the strategy keeps changing; try again")
 
 
-def delete_strategy(strategy_id: str, *, owner: str, stores: Stores) -> None:
-    """Delete the strategy (not while RUNNING), then its trades, logs, account, portfolio and equity."""
+def delete_strategy(strategy_id: str, *, owner: str, stores: Stores, now: datetime | None = None) -> None:
+    """Delete the strategy (not while RUNNING), then its trades, logs, account, portfolio and equity.
+    With `now`, its money leaves the account-wide view at that hour (a flow, never a loss)."""
     current = stores.strategies.get(strategy_id, owner=owner)
     ensure_allowed(current, Action.DELETE)
     stores.strategies.delete(strategy_id, owner=owner, allowed_status=statuses_allowing(Action.DELETE))
+    if now is not None:
+        AccountViewRepository(stores.portfolios.clients).record_deletion(owner, strategy_id, at=now)
     # the strategy item is gone first, so nothing schedules or shows it while its data is being removed
     stores.strategies.purge_strategy_data(strategy_id)
 
