@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from engine.ledger import apply_to_account
-from engine.models.trading import Side, Trade
+from engine.models.trading import Trade
 from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import reset_clients
 from engine.storage.portfolios import AccountRepository
