@@ -309,7 +309,8 @@ def test_the_stream_function_only_updates_strategies_and_never_writes_trades() -
     # When
     trade_writes = {a for a in grants["TradesTable"] if a.endswith(("PutItem", "UpdateItem", "DeleteItem"))}
     # Then
-    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem"}
+    # GetItem: the account-wide view reads the strategy's owner and name (issue 14); still no other write
+    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem", "dynamodb:GetItem"}
     assert trade_writes == set()
 
 
