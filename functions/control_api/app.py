@@ -34,6 +34,7 @@ from engine.errors import (
     DomainError,
     InvalidNextToken,
     InvalidTransition,
+    KillSwitchActive,
     LiveTradingUnavailable,
     PreconditionFailed,
     QuotaExceeded,
@@ -42,15 +43,16 @@ from engine.errors import (
 )
 from engine.models.execution import RunStatus
 from engine.models.strategy import Action, Strategy
-from engine.services import strategies
+from engine.services import kill_switch, strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import errors, idempotency, portfolio_routes, schemas
+    from functions.control_api import errors, idempotency, portfolio_routes, risk_routes, schemas
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import errors  # type: ignore[no-redef]
     import idempotency  # type: ignore[no-redef]
     import portfolio_routes  # type: ignore[no-redef]
+    import risk_routes  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
 logger = Logger()
@@ -243,7 +245,7 @@ def deploy_strategy(
 
 def _state_change(strategy_id: str, action: Action) -> Response[schemas.StrategyOut]:
     return strategy_answer(
-        strategies.change_state(strategy_id, action, owner=caller(), now=utc_now(), stores=stores())
+        kill_switch.change_state(strategy_id, action, owner=caller(), now=utc_now(), stores=stores())
     )
 
 
@@ -375,6 +377,7 @@ def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
 
 
 app.include_router(portfolio_routes.router)  # GET /portfolio, /portfolio/performance, /strategies/compare
+app.include_router(risk_routes.router)  # PUT/GET /risk-limits, POST/DELETE /kill-switch
 
 
 # -- errors: each domain error mapped once -----------------------------------------------------------------
@@ -392,6 +395,11 @@ def _not_found(exc: StrategyNotFound) -> Response[Any]:
 
 @app.exception_handler(InvalidTransition)
 def _invalid_transition(exc: InvalidTransition) -> Response[Any]:
+    return _domain_answer(exc)
+
+
+@app.exception_handler(KillSwitchActive)
+def _kill_switch_active(exc: KillSwitchActive) -> Response[Any]:
     return _domain_answer(exc)
 
 

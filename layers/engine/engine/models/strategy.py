@@ -144,6 +144,9 @@ class Strategy(DomainModel):
     claim_slot: UtcDatetime | None = None
     claim_expires_at: UtcDatetime | None = None
     portfolio_epoch: int = 0
+    # the owner's shared-limits timezone while limits or a kill switch are set (issue 14): runs of other
+    # strategies read nothing more
+    account_guard: str | None = None
 
     def derived_avg_ms(self) -> Decimal | None:
         if not self.total_executions:

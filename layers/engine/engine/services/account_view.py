@@ -5,7 +5,7 @@ curve with time-weighted returns, and a side-by-side comparison."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -75,7 +75,13 @@ def summarize(
 
 
 def publish_summary(
-    views: AccountViewRepository, portfolio: Portfolio, state: LedgerState, *, epoch: int, at: datetime
+    views: AccountViewRepository,
+    portfolio: Portfolio,
+    state: LedgerState,
+    *,
+    epoch: int,
+    at: datetime,
+    on_day_pnl: Callable[[str, str, datetime, Decimal], None] | None = None,
 ) -> StrategySummary | None:
     """Write the strategy's summary and its entry in the user's hour (both overwrites; a sync older than
     the stored summary writes neither). None when the strategy is gone."""
@@ -85,8 +91,16 @@ def publish_summary(
     summary = summarize(
         portfolio, state, name=header.name, trading_mode=header.trading_mode, epoch=epoch, at=at
     )
-    if views.put_summary(header.owner, summary):
+    written, old = views.put_summary(header.owner, summary)
+    if written:
         views.record_hour(header.owner, summary)
+        if header.guard is not None and on_day_pnl is not None:
+            # the day's P&L for the daily loss stop: what moved since the last summary (a new epoch starts
+            # from its bankroll, so a deploy is no P&L)
+            same_epoch = old is not None and old.epoch == summary.epoch
+            delta = summary.total_pnl_usd - (old.total_pnl_usd if same_epoch and old else ZERO)
+            if delta:
+                on_day_pnl(header.owner, header.guard, at, delta)
     return summary
 
 

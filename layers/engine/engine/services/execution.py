@@ -34,9 +34,11 @@ from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, executio
 from engine.models.strategy import ALLOWED, Action, Strategy, allowed_actions
 from engine.models.trading import Account, Trade
 from engine.nodes.base import RunContext
+from engine.services import risk
 from engine.settings import Settings, get_settings
 from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository
+from engine.storage.risk import RiskRepository
 from engine.storage.runs import (
     CommitResult,
     CommitTooLarge,
@@ -148,6 +150,10 @@ class Engine:
     def runs(self) -> RunRepository:
         return RunRepository(self.clients)
 
+    @property
+    def risk(self) -> RiskRepository:
+        return RiskRepository(self.clients)
+
     def snapshot(self, provider: MarketDataProvider, *, now: datetime, deadline: Deadline) -> MarketSnapshot:
         return MarketSnapshot(
             provider, fetched_at=now, max_markets=self.settings.market_snapshot_size, deadline=deadline
@@ -196,6 +202,7 @@ class _Decided:
     broker_trace: NodeTrace
     marks: dict[str, Any] | None
     settled_at: datetime | None = None  # when its resolved holdings were settled against the tick's markets
+    guard: risk.Guarded | None = None  # the shared limits as read at order time (issue 14)
 
 
 def _opening_account(strategy: Strategy) -> Account:
@@ -260,9 +267,13 @@ def _decide(
     )
     graph = run_graph(strategy.node_graph, ctx)
     status, counts = _classify(graph, deadline)
+    guarded: risk.Guarded | None = None
     if graph.status == "completed" and graph.orders:
+        # shared limits across the owner's strategies (issue 14): entries past one are cut or blocked
+        guarded = risk.guard_orders(strategy, graph.orders, markets, now=now, risk=engine.risk)
+        decisions += guarded.decisions
         filled = engine.broker.fill(
-            graph.orders,
+            guarded.orders,
             account,
             markets,
             strategy_id=sid,
@@ -298,6 +309,7 @@ def _decide(
         broker_trace=broker_trace,
         marks=marks,
         settled_at=settled_at,
+        guard=guarded,
     )
 
 
@@ -405,6 +417,15 @@ def execute(
             decided = _crashed(account, exc)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
+        if strategy.account_guard is not None and commit.account_after is not None:
+            state = decided.guard.state if decided.guard is not None else None
+            commit.exposure = risk.exposure_items(
+                strategy.created_by,
+                account_before,
+                commit.account_after,
+                limits=state.limits if state is not None else None,
+                risk=engine.risk,
+            )
         try:
             result = _commit(engine, commit, deadline)
         except AccountConflict:

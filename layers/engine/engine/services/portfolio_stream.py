@@ -32,6 +32,7 @@ from engine.models.trading import Account
 from engine.portfolio import Mark, PositionStatus, build_portfolio, equity_point, equity_point_keys
 from engine.services.account_view import publish_summary
 from engine.services.portfolio_sync import catch_up, state_from_item, state_to_item
+from engine.services.risk import local_day
 from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.portfolios import (
@@ -40,6 +41,7 @@ from engine.storage.portfolios import (
     AccountRepository,
     PortfolioRepository,
 )
+from engine.storage.risk import RiskRepository
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
 
@@ -223,7 +225,12 @@ def _publish(
         )
         return
     views = stores.views or AccountViewRepository(stores.portfolios.clients)
-    publish_summary(views, portfolio, state, epoch=epoch, at=at)
+    risk = RiskRepository(stores.portfolios.clients)
+
+    def day_pnl(owner: str, timezone: str, when: datetime, delta: Decimal) -> None:
+        risk.add_day_pnl(owner, local_day(when, timezone), delta)
+
+    publish_summary(views, portfolio, state, epoch=epoch, at=at, on_day_pnl=day_pnl)
 
 
 def _write(

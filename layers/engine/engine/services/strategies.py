@@ -39,6 +39,7 @@ from engine.models.strategy import (
 from engine.models.trading import Trade
 from engine.money import ZERO
 from engine.performance import Performance, compute_performance
+from engine.services import risk
 from engine.services.curves import read_curve, read_daily
 from engine.services.portfolio_sync import state_from_item
 from engine.storage.account_view import AccountViewRepository
@@ -51,6 +52,7 @@ from engine.storage.portfolios import (
     PortfolioRepository,
     fresh_portfolio,
 )
+from engine.storage.risk import RiskRepository
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
 
@@ -137,6 +139,7 @@ def create_strategy(
         created_by=owner,
         created_at=now,
         updated_at=now,
+        account_guard=risk.guard_for(owner, risk=RiskRepository(stores.strategies.clients)),
     )
     stores.strategies.create(strategy)
     return strategy

@@ -33,10 +33,11 @@ def hour_of(at: datetime) -> datetime:
 class StrategyHeader:
     """What the view needs of a strategy item: its owner, name and trading mode."""
 
-    def __init__(self, owner: str, name: str, trading_mode: str) -> None:
+    def __init__(self, owner: str, name: str, trading_mode: str, guard: str | None = None) -> None:
         self.owner = owner
         self.name = name
         self.trading_mode = trading_mode
+        self.guard = guard  # the shared limits' timezone when the owner has limits (issue 14)
 
 
 class HourEntries:
@@ -63,7 +64,7 @@ class AccountViewRepository:
                 TableName=self.strategies_table,
                 Key={"strategy_id": {"S": strategy_id}},
                 ProjectionExpression=", ".join(
-                    expr.name(n) for n in ("created_by", "strategy_name", "trading_mode")
+                    expr.name(n) for n in ("created_by", "strategy_name", "trading_mode", "account_guard")
                 ),
                 ExpressionAttributeNames=expr.kwargs()["ExpressionAttributeNames"],
             )
@@ -77,10 +78,12 @@ class AccountViewRepository:
             owner=str(values["created_by"]),
             name=str(values.get("strategy_name") or ""),
             trading_mode=str(values.get("trading_mode") or "paper"),
+            guard=str(values["account_guard"]) if values.get("account_guard") else None,
         )
 
-    def put_summary(self, owner: str, summary: StrategySummary) -> bool:
-        """Keep the newest summary of a strategy (a late sync never replaces a newer one)."""
+    def put_summary(self, owner: str, summary: StrategySummary) -> tuple[bool, StrategySummary | None]:
+        """Keep the newest summary of a strategy (a late sync never replaces a newer one): (written, the
+        summary it replaced)."""
         values = {
             "strategy_id": user_key(owner),
             "sk": SUMMARY_PREFIX + summary.strategy_id,
@@ -95,14 +98,19 @@ class AccountViewRepository:
             f"{expr.name('as_of')} <= {expr.value(iso(summary.as_of))})"
         )
         try:
-            self.db.put_item(
-                TableName=self.table, Item=to_item(values), ConditionExpression=condition, **expr.kwargs()
+            response = self.db.put_item(
+                TableName=self.table,
+                Item=to_item(values),
+                ConditionExpression=condition,
+                ReturnValues="ALL_OLD",
+                **expr.kwargs(),
             )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                return False, None
             raise map_error(exc, what="write account summary") from exc
-        return True
+        old = response.get("Attributes")
+        return True, None if not old else StrategySummary.model_validate(from_item(old)["summary"])
 
     def record_hour(self, owner: str, summary: StrategySummary) -> None:
         """Set the strategy's entry in the hour item of its `as_of` (an overwrite: repeating is harmless)."""

@@ -75,6 +75,8 @@ class RunCommit:
     settled_at: datetime | None = None  # the run settled its resolved holdings at this time (settle_due)
     completion: Completion | None = None
     manual: ManualStats | None = None
+    # shared-limit exposure counters the run moves (issue 14): transaction Updates, increases conditioned
+    exposure: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ class RunRepository:
         if commit.account_after is not None:
             items.append(self._account_put(commit))
             kinds.append("account")
+            for update in commit.exposure:
+                items.append(update)
+                kinds.append("exposure")
         for log in commit.logs:
             items.append(
                 {
@@ -298,6 +303,9 @@ class RunRepository:
         )
         if account_conflict:
             raise AccountConflict("the account changed since it was read", details=details) from exc
+        if "exposure" in failed:
+            # another strategy of the owner took the room under a shared cap first: decide again
+            raise AccountConflict("a shared limit was reached meanwhile", details=details) from exc
         raise StorageError("complete run: storage is busy, try again", details=details) from exc
 
     def release_claim(self, strategy_id: str, claim_token: str) -> bool:
