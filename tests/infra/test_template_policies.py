@@ -276,7 +276,15 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
         ),
         (
             "PortfolioStreamFunction",
-            {"TradesTable", "PortfoliosTable", "StrategiesTable", "PortfolioStreamDLQ"},
+            # the notifications topic and its key: the drawdown limit's kill switch tells the owner (issue 14)
+            {
+                "TradesTable",
+                "PortfoliosTable",
+                "StrategiesTable",
+                "PortfolioStreamDLQ",
+                "NotificationsTopic",
+                "NotificationsKey",
+            },
         ),
     ],
 )
@@ -309,8 +317,9 @@ def test_the_stream_function_only_updates_strategies_and_never_writes_trades() -
     # When
     trade_writes = {a for a in grants["TradesTable"] if a.endswith(("PutItem", "UpdateItem", "DeleteItem"))}
     # Then
-    # GetItem: the account-wide view reads the strategy's owner and name (issue 14); still no other write
-    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem", "dynamodb:GetItem"}
+    # GetItem: the account-wide view reads the strategy's owner and name; Query (by_owner): the drawdown
+    # limit's kill switch pauses the owner's strategies (issue 14); still no other write
+    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"}
     assert trade_writes == set()
 
 

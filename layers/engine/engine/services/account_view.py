@@ -81,7 +81,7 @@ def publish_summary(
     *,
     epoch: int,
     at: datetime,
-    on_day_pnl: Callable[[str, str, datetime, Decimal], None] | None = None,
+    on_pnl: Callable[[str, str, datetime, Decimal, Decimal], None] | None = None,
 ) -> StrategySummary | None:
     """Write the strategy's summary and its entry in the user's hour (both overwrites; a sync older than
     the stored summary writes neither). None when the strategy is gone."""
@@ -94,13 +94,14 @@ def publish_summary(
     written, old = views.put_summary(header.owner, summary)
     if written:
         views.record_hour(header.owner, summary)
-        if header.guard is not None and on_day_pnl is not None:
-            # the day's P&L for the daily loss stop: what moved since the last summary (a new epoch starts
-            # from its bankroll, so a deploy is no P&L)
+        if header.guard is not None and on_pnl is not None:
+            # for the daily loss stop and the drawdown limit: the P&L moved since the last summary, and the
+            # money that came in or left (a new epoch brings its bankroll and takes the old equity)
             same_epoch = old is not None and old.epoch == summary.epoch
             delta = summary.total_pnl_usd - (old.total_pnl_usd if same_epoch and old else ZERO)
-            if delta:
-                on_day_pnl(header.owner, header.guard, at, delta)
+            flow = ZERO if same_epoch else summary.bankroll_usd - (old.equity_usd if old else ZERO)
+            if delta or flow:
+                on_pnl(header.owner, header.guard, at, delta, flow)
     return summary
 
 

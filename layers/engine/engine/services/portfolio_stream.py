@@ -31,10 +31,13 @@ from engine.models.portfolio import Portfolio
 from engine.models.trading import Account
 from engine.portfolio import Mark, PositionStatus, build_portfolio, equity_point, equity_point_keys
 from engine.services.account_view import publish_summary
+from engine.services.kill_switch import Pauser
 from engine.services.portfolio_sync import catch_up, state_from_item, state_to_item
-from engine.services.risk import local_day
+from engine.services.risk import on_pnl_moved
+from engine.services.strategies import Stores
 from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import StorageClients, get_clients
+from engine.storage.messaging import Messaging
 from engine.storage.portfolios import (
     DRAWDOWN_ATTRIBUTE,
     DRAWDOWN_POINTS_ATTRIBUTE,
@@ -225,12 +228,29 @@ def _publish(
         )
         return
     views = stores.views or AccountViewRepository(stores.portfolios.clients)
-    risk = RiskRepository(stores.portfolios.clients)
+    clients = stores.portfolios.clients
 
-    def day_pnl(owner: str, timezone: str, when: datetime, delta: Decimal) -> None:
-        risk.add_day_pnl(owner, local_day(when, timezone), delta)
+    def limits_moved(owner: str, timezone: str, when: datetime, pnl: Decimal, flow: Decimal) -> None:
+        """The owner has shared limits: book the move (daily loss, time-weighted drawdown; issue 14)."""
+        _book_for_limits(clients, owner, timezone, when, pnl=pnl, flow=flow)
 
-    publish_summary(views, portfolio, state, epoch=epoch, at=at, on_day_pnl=day_pnl)
+    publish_summary(views, portfolio, state, epoch=epoch, at=at, on_pnl=limits_moved)
+
+
+def _book_for_limits(
+    clients: StorageClients, owner: str, timezone: str, at: datetime, *, pnl: Decimal, flow: Decimal
+) -> None:
+    messaging = Messaging(clients.settings)
+    on_pnl_moved(
+        owner,
+        timezone,
+        at,
+        pnl,
+        flow,
+        risk=RiskRepository(clients),
+        pauser=Pauser(Stores.default(clients)),
+        notifier=messaging if clients.settings.notifications_topic_arn else None,
+    )
 
 
 def _write(

@@ -10,6 +10,8 @@ the last dollar of a cap can never both pass. Sells and settlements release expo
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from engine.clock import to_utc
-from engine.errors import Conflict
+from engine.errors import Conflict, StorageError
 from engine.market.types import Market
 from engine.models.risk import KillMode, KillSwitch, RiskLimits, RiskSettings
 from engine.models.strategy import Strategy
@@ -35,6 +37,7 @@ from engine.storage.risk import (
 )
 
 CENT = Decimal("0.01")
+logger = logging.getLogger(__name__)
 
 
 class MarketLookup(Protocol):
@@ -275,6 +278,60 @@ def release_kill_switch(
     if limits is None or not limits.any_set:
         risk.set_guard(risk.owner_strategy_ids(owner), None)
     return pauser.resume_paused(owner, kill.paused_strategy_ids, reason=KILL_PAUSE_REASON, now=now)
+
+
+DRAWDOWN_REASON = "auto:max_drawdown"
+
+
+class Notifier(Protocol):
+    def publish(self, message: str, *, subject: str, attributes: dict[str, str]) -> str: ...
+
+
+def on_pnl_moved(
+    owner: str,
+    timezone: str,
+    at: datetime,
+    pnl: Decimal,
+    flow: Decimal,
+    *,
+    risk: RiskRepository,
+    pauser: StrategyPauser,
+    notifier: Notifier | None,
+) -> KillSwitch | None:
+    """Book a strategy's P&L move for the owner's limits: the day's P&L, the time-weighted index, and the
+    drawdown limit, which halts every strategy (kill switch, reason auto:max_drawdown) and notifies the
+    owner once. The switch when this move tripped it, else None."""
+    if pnl:
+        risk.add_day_pnl(owner, local_day(at, timezone), pnl)
+    index, peak = risk.fold_twr(owner, pnl=pnl, flow=flow, at=at)
+    limits, kill, _ = risk.get_settings(owner)
+    if limits is None or limits.max_drawdown_pct is None or kill is not None or peak <= ZERO:
+        return None
+    drawdown_pct = (peak - index) / peak * 100
+    if drawdown_pct < limits.max_drawdown_pct:
+        return None
+    try:
+        tripped = engage_kill_switch(owner, "halt", now=at, reason=DRAWDOWN_REASON, risk=risk, pauser=pauser)
+    except Conflict:
+        return None  # another sync tripped it first
+    if notifier is not None:
+        message = json.dumps(
+            {
+                "event": "kill_switch",
+                "owner": owner,
+                "reason": DRAWDOWN_REASON,
+                "drawdown_pct": str(usd(drawdown_pct)),
+                "max_drawdown_pct": str(limits.max_drawdown_pct),
+                "paused_strategy_ids": tripped.paused_strategy_ids,
+                "at": tripped.since.isoformat().replace("+00:00", "Z"),
+            },
+            sort_keys=True,
+        )
+        try:
+            notifier.publish(message, subject="Autopilot halted your strategies", attributes={"owner": owner})
+        except StorageError:
+            logger.error("kill switch notification not published", extra={"owner": owner})
+    return tripped
 
 
 def kill_switch_on(owner: str, *, risk: RiskRepository) -> KillSwitch | None:

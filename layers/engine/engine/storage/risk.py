@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from engine.clock import iso
+from engine.errors import StorageError
 from engine.models.risk import KillSwitch, RiskLimits
 from engine.money import ZERO, to_decimal
 from engine.storage.dynamo import StorageClients, error_code, from_item, get_clients, map_error, to_item
@@ -25,6 +26,7 @@ TOTAL_SK = "EXP#TOTAL"
 MARKET_PREFIX = "EXP#M#"
 EVENT_PREFIX = "EXP#E#"
 DAY_PREFIX = "DAY#"
+TWR_SK = "TWR"  # the owner's time-weighted index and its peak, for max_drawdown_pct
 GUARD_ATTRIBUTE = "account_guard"
 BATCH_GET_MAX = 100
 
@@ -260,6 +262,53 @@ class RiskRepository:
             )
         except ClientError as exc:
             raise map_error(exc, what="add the day's P&L") from exc
+
+    def fold_twr(
+        self, owner: str, *, pnl: Decimal, flow: Decimal, at: datetime, attempts: int = 5
+    ) -> tuple[Decimal, Decimal]:
+        """Move the owner's time-weighted index by one strategy's P&L (`flow`: money in or out, no return);
+        (index, its running peak). Optimistic: conditioned on the version read, retried when raced."""
+        key = self._key(owner, TWR_SK)
+        for _ in range(attempts):
+            try:
+                item = self.db.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            except ClientError as exc:
+                raise map_error(exc, what="read the time-weighted index") from exc
+            values = from_item(item) if item else {}
+            equity = to_decimal(values.get("equity_usd", 0))
+            index = to_decimal(values.get("index", 1))
+            peak = to_decimal(values.get("peak", 1))
+            version = int(values.get("version", 0))
+            base = equity + max(flow, ZERO)
+            if base > ZERO:
+                index = index * (1 + pnl / base)
+            index = index.quantize(Decimal("0.000000000001"))
+            peak = max(peak, index)
+            new: dict[str, Any] = {
+                "strategy_id": risk_key(owner),
+                "sk": TWR_SK,
+                "equity_usd": equity + pnl + flow,
+                "index": index,
+                "peak": peak,
+                "version": version + 1,
+                "updated_at": iso(at),
+            }
+            expr = Expr()
+            condition = (
+                f"attribute_not_exists({expr.name('sk')})"
+                if not item
+                else f"{expr.name('version')} = {expr.value(version)}"
+            )
+            try:
+                self.db.put_item(
+                    TableName=self.table, Item=to_item(new), ConditionExpression=condition, **expr.kwargs()
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    continue
+                raise map_error(exc, what="write the time-weighted index") from exc
+            return index, peak
+        raise StorageError("the time-weighted index kept changing; the record is retried")
 
     def exposure(self, owner: str) -> dict[str, Decimal]:
         """Every counter by sort key (tests and tools)."""
