@@ -33,6 +33,14 @@ DESIGN_ROUTES = {
         for action in ("deploy", "start", "pause", "stop", "resume", "run")
     },
     *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
+    # DESIGN sections 10 and 11 (issue 14)
+    ("GET", "/portfolio"),
+    ("GET", "/portfolio/performance"),
+    ("GET", "/strategies/compare"),
+    ("PUT", "/risk-limits"),
+    ("GET", "/risk-limits"),
+    ("POST", "/kill-switch"),
+    ("DELETE", "/kill-switch"),
 }
 
 

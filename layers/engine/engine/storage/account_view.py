@@ -49,6 +49,13 @@ class HourEntries:
         self.deleted = deleted
 
 
+SUMMARY_ATTRIBUTE = "summary_json"
+
+
+def _summary_of(item: dict[str, Any]) -> StrategySummary:
+    return StrategySummary.model_validate_json(item[SUMMARY_ATTRIBUTE]["S"])
+
+
 class AccountViewRepository:
     def __init__(self, clients: StorageClients | None = None) -> None:
         self.clients = clients or get_clients()
@@ -87,7 +94,9 @@ class AccountViewRepository:
         values = {
             "strategy_id": user_key(owner),
             "sk": SUMMARY_PREFIX + summary.strategy_id,
-            "summary": summary.model_dump(mode="python"),
+            # one JSON string, not a nested map: a user's summaries are read together on every GET /portfolio,
+            # and a string is the cheapest attribute to store, send and parse
+            SUMMARY_ATTRIBUTE: summary.model_dump_json(),
             "as_of": iso(summary.as_of),
             "epoch": summary.epoch,
         }
@@ -110,7 +119,7 @@ class AccountViewRepository:
                 return False, None
             raise map_error(exc, what="write account summary") from exc
         old = response.get("Attributes")
-        return True, None if not old else StrategySummary.model_validate(from_item(old)["summary"])
+        return True, None if not old else _summary_of(old)
 
     def record_hour(self, owner: str, summary: StrategySummary) -> None:
         """Set the strategy's entry in the hour item of its `as_of` (an overwrite: repeating is harmless)."""
@@ -141,7 +150,7 @@ class AccountViewRepository:
         except ClientError as exc:
             raise map_error(exc, what="read account summary") from exc
         item = response.get("Item")
-        return None if item is None else StrategySummary.model_validate(from_item(item)["summary"])
+        return None if item is None else _summary_of(item)
 
     def record_deletion(self, owner: str, strategy_id: str, *, at: datetime) -> None:
         """The strategy's money leaves the account in the hour of `at`; its summary goes."""
@@ -177,10 +186,7 @@ class AccountViewRepository:
             ),
             **expr.kwargs(),
         }
-        return [
-            StrategySummary.model_validate(from_item(item)["summary"])
-            for item in query_all(self.db, params, what="read account summaries")
-        ]
+        return [_summary_of(item) for item in query_all(self.db, params, what="read account summaries")]
 
     def hours(self, owner: str) -> list[HourEntries]:
         """Every hour item of the user, oldest first."""
