@@ -184,6 +184,8 @@ class AccountViewRepository:
                 f"{expr.name('strategy_id')} = {expr.value(user_key(owner))} "
                 f"AND begins_with({expr.name('sk')}, {expr.value(SUMMARY_PREFIX)})"
             ),
+            # only the summary: every attribute returned costs (moto serializes each one slowly)
+            "ProjectionExpression": expr.name(SUMMARY_ATTRIBUTE),
             **expr.kwargs(),
         }
         return [_summary_of(item) for item in query_all(self.db, params, what="read account summaries")]
