@@ -50,6 +50,8 @@ def test_limits_are_stored_validated_and_mark_every_strategy_of_the_owner() -> N
             api("PUT", "/risk-limits", body={"max_total_exposure_usd": -1}),
             api("PUT", "/risk-limits", body={"max_drawdown_pct": 150}),
             api("PUT", "/risk-limits", body={"max_exposure": 10}),
+            api("PUT", "/risk-limits", body={"timezone": "a" * 300}),
+            api("PUT", "/risk-limits", body={"max_total_exposure_usd": "1e400"}),
         ]
 
         # Then they are stored, the owner's strategies are guarded in the limits' timezone, others not
@@ -57,7 +59,7 @@ def test_limits_are_stored_validated_and_mark_every_strategy_of_the_owner() -> N
         assert got.body["limits"]["max_market_exposure_usd"] == 250
         assert got.body["limits"]["timezone"] == "Europe/Paris" and got.body["kill_switch"] is None
         assert guard_of(stack, mine) == "Europe/Paris" and guard_of(stack, theirs) is None
-        assert [(b.status, b.error_code) for b in bad] == [(422, "validation_error")] * 4
+        assert [(b.status, b.error_code) for b in bad] == [(422, "validation_error")] * 6
         assert api("GET", "/risk-limits").body == got.body  # bad input changed nothing
         # and a new strategy of the owner is guarded from its creation
         assert guard_of(stack, api.create()) == "Europe/Paris"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,24 +11,25 @@ from pydantic import Field, field_validator
 from engine.models.base import DomainModel, Money, UtcDatetime
 
 KillMode = Literal["halt", "exits_only"]
+MAX_USD = Decimal(10**12)  # far above any bankroll, and a number DynamoDB stores exactly
 
 
 class RiskLimits(DomainModel):
     """Each limit is optional (null: none). Exposure is the cost basis of open positions."""
 
-    max_total_exposure_usd: Money | None = Field(default=None, gt=0)
-    max_market_exposure_usd: Money | None = Field(default=None, gt=0)
-    max_event_exposure_usd: Money | None = Field(default=None, gt=0)
-    daily_loss_stop_usd: Money | None = Field(default=None, gt=0)
-    max_drawdown_pct: Money | None = Field(default=None, gt=0, le=100)
-    timezone: str = "UTC"
+    max_total_exposure_usd: Money | None = Field(default=None, gt=0, le=MAX_USD, decimal_places=2)
+    max_market_exposure_usd: Money | None = Field(default=None, gt=0, le=MAX_USD, decimal_places=2)
+    max_event_exposure_usd: Money | None = Field(default=None, gt=0, le=MAX_USD, decimal_places=2)
+    daily_loss_stop_usd: Money | None = Field(default=None, gt=0, le=MAX_USD, decimal_places=2)
+    max_drawdown_pct: Money | None = Field(default=None, gt=0, le=100, decimal_places=4)
+    timezone: str = Field(default="UTC", min_length=1, max_length=64)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown IANA timezone {value!r}") from exc
         return value
 
