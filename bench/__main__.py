@@ -55,6 +55,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "scale": {"strategies": 2000, "cron_budget_seconds": 55.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 300, "days": 30, "baseline_slots": 48},
         "language": {"markets_count": 1000, "runs": 50, "strategies": 100},
+        "account": {"strategies": 100, "positions": 5000, "requests": 60, "runs": 40},
     },
     "quick": {
         "graph": {"markets_count": 200, "runs": 10},
@@ -69,6 +70,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
         "scale": {"strategies": 120, "cron_budget_seconds": 31.0, "market_latency_ms": 20.0},
         "backtest": {"markets": 60, "days": 5, "baseline_slots": 12},
         "language": {"markets_count": 1000, "runs": 10, "strategies": 30},
+        "account": {"strategies": 20, "positions": 400, "requests": 10, "runs": 8},
     },
 }
 # the benchmarks' own defaults, to say where a size was reduced
@@ -125,6 +127,10 @@ def _child(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
         from bench import language_bench
 
         return language_bench.run(**sizes)
+    if name == "account":
+        from bench import account_bench
+
+        return account_bench.run(**sizes)
     raise SystemExit(f"unknown benchmark {name!r}")
 
 
@@ -456,6 +462,32 @@ def rows_language(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_account(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
+    latency, limits = f["latency"], f["limits"]
+    api, base = latency["portfolio"], latency["baseline_token_endpoint"]
+    without, with_ = limits["without_limits"], limits["with_limits"]
+    return [
+        Row(
+            "GET /portfolio p50 (local stack)",
+            number(api["p50_ms"], "ms", 1),
+            number(base["p50_ms"], "ms", 1),
+            ratio_of(api["p50_ms"], base["p50_ms"]),
+            f"{latency['strategies']} strategies, {latency['positions']:,} open positions; "
+            f"goal p50 < 300 ms; p99 {api['p99_ms']} ms; baseline: the gateway's GET /_local/token; "
+            "ratio = API / baseline",
+        ),
+        Row(
+            "extra DynamoDB requests per run from shared limits",
+            f"{limits['extra_requests_per_run']:.2f}",
+            f"{without['requests_per_run']:.2f} req/run without",
+            ratio_of(with_["requests_per_run"], without["requests_per_run"]),
+            f"{without['runs']} runs per pass; with limits {with_['requests_per_run']:.2f} req/run; goal ≤ 1 "
+            "with limits, 0 without (runs of owners without limits read nothing more); "
+            f"with: {with_['by_operation']}",
+        ),
+    ]
+
+
 BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "graph": rows_graph,
     "storage": rows_storage,
@@ -468,6 +500,7 @@ BENCHES: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[Row]]] = {
     "scale": rows_scale,
     "backtest": rows_backtest,
     "language": rows_language,
+    "account": rows_account,
 }
 
 

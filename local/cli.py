@@ -400,6 +400,60 @@ def _if_match(args: argparse.Namespace) -> dict[str, str]:
     return {"if-match": str(version)} if version is not None else {}
 
 
+# -- account-wide commands (issue 14)
+
+ACCOUNT_COMMANDS = ("portfolio-all", "portfolio-performance", "compare", "risk-limits", "kill-switch")
+LIMIT_OPTIONS = {
+    "max_total": "max_total_exposure_usd",
+    "max_market": "max_market_exposure_usd",
+    "max_event": "max_event_exposure_usd",
+    "daily_loss_stop": "daily_loss_stop_usd",
+    "max_drawdown_pct": "max_drawdown_pct",
+}
+
+
+def add_account_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    commands.add_parser(
+        "portfolio-all", parents=[common], help="every strategy together, paper and live apart"
+    )
+    commands.add_parser(
+        "portfolio-performance", parents=[common], help="combined hourly curve, time-weighted metrics"
+    )
+    compare = commands.add_parser("compare", parents=[common], help="2 to 10 strategies side by side")
+    compare.add_argument("ids", nargs="+")
+    limits = commands.add_parser("risk-limits", parents=[common], help="show, or set, the shared limits")
+    limits.add_argument("action", choices=("get", "set"), nargs="?", default="get")
+    for option in LIMIT_OPTIONS:
+        limits.add_argument("--" + option.replace("_", "-"), type=float, dest=option)
+    limits.add_argument("--timezone")
+    kill = commands.add_parser("kill-switch", parents=[common], help="halt, exits_only, or release")
+    kill.add_argument("mode", choices=("halt", "exits_only", "release"))
+
+
+def account_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
+    command = args.command
+    if command == "portfolio-all":
+        return "account", client.call("GET", "/portfolio")
+    if command == "portfolio-performance":
+        return "account", client.call("GET", "/portfolio/performance")
+    if command == "compare":
+        return "account", client.call("GET", "/strategies/compare", query={"ids": ",".join(args.ids)})
+    if command == "risk-limits":
+        if args.action == "get":
+            return "account", client.call("GET", "/risk-limits")
+        body: dict[str, Any] = {
+            field: getattr(args, option)
+            for option, field in LIMIT_OPTIONS.items()
+            if getattr(args, option) is not None
+        }
+        if args.timezone:
+            body["timezone"] = args.timezone
+        return "account", client.call("PUT", "/risk-limits", body=body)
+    if args.mode == "release":
+        return "account", client.call("DELETE", "/kill-switch")
+    return "account", client.call("POST", "/kill-switch", body={"mode": args.mode})
+
+
 def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
     """Calls the route a parsed command names; returns (rendering kind, payload)."""
     command = args.command
@@ -486,6 +540,8 @@ def run_command(args: argparse.Namespace, client: Client) -> tuple[str, Any]:
         return "deleted", None
     if command == "backtest":
         return _backtest_command(args, client)
+    if command in ACCOUNT_COMMANDS:
+        return account_command(args, client)
     if command == "token":
         return "token", client.call(
             "GET", "/_local/token", query={"user": args.user, "hours": args.hours}, auth=False
@@ -657,6 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = bt.add_parser("compare", parents=[common], help="live beside a backtest of it")
     compare.add_argument("id", help="the strategy")
     compare.add_argument("backtest_id")
+    add_account_commands(commands, common)
     token = commands.add_parser("token", parents=[common], help="a development token (local stack only)")
     token.add_argument("user")
     token.add_argument("--hours", type=float)

@@ -37,6 +37,7 @@ from engine.errors import (
     ExecutionNotFound,
     InvalidNextToken,
     InvalidTransition,
+    KillSwitchActive,
     LiveTradingUnavailable,
     NotFound,
     PreconditionFailed,
@@ -47,11 +48,20 @@ from engine.errors import (
 )
 from engine.models.execution import RunStatus
 from engine.models.strategy import Action, Strategy
-from engine.services import strategies
+from engine.services import kill_switch, strategies
 from engine.settings import Settings, get_settings
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
-    from functions.control_api import backtests, errors, idempotency, node_routes, notifications, schemas
+    from functions.control_api import (
+        backtests,
+        errors,
+        idempotency,
+        node_routes,
+        notifications,
+        portfolio_routes,
+        risk_routes,
+        schemas,
+    )
     from functions.control_api import schedules as schedule_routes
 except ImportError:  # in Lambda the function's folder is the task root, so its modules are top-level
     import backtests  # type: ignore[no-redef]
@@ -59,6 +69,8 @@ except ImportError:  # in Lambda the function's folder is the task root, so its 
     import idempotency  # type: ignore[no-redef]
     import node_routes  # type: ignore[no-redef]
     import notifications  # type: ignore[no-redef]
+    import portfolio_routes  # type: ignore[no-redef]
+    import risk_routes  # type: ignore[no-redef]
     import schedules as schedule_routes  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
 
@@ -236,7 +248,7 @@ def patch_strategy(
     responses=errors.route_docs(204, None, 404, 409, 422),
 )
 def delete_strategy(strategy_id: StrategyId) -> Response[None]:
-    strategies.delete_strategy(strategy_id, owner=caller(), stores=stores())
+    strategies.delete_strategy(strategy_id, owner=caller(), stores=stores(), now=utc_now())
     return Response(status_code=204)
 
 
@@ -265,7 +277,7 @@ def deploy_strategy(
 
 def _state_change(strategy_id: str, action: Action) -> Response[schemas.StrategyOut]:
     return strategy_answer(
-        strategies.change_state(strategy_id, action, owner=caller(), now=utc_now(), stores=stores())
+        kill_switch.change_state(strategy_id, action, owner=caller(), now=utc_now(), stores=stores())
     )
 
 
@@ -418,6 +430,8 @@ def get_performance(strategy_id: StrategyId) -> schemas.PerformanceOut:
 
 app.include_router(node_routes.router)  # GET /node-types, POST /strategies/validate and /preview
 app.include_router(backtests.router)
+app.include_router(portfolio_routes.router)  # GET /portfolio, /portfolio/performance, /strategies/compare
+app.include_router(risk_routes.router)  # PUT/GET /risk-limits, POST/DELETE /kill-switch
 
 
 # -- errors: each domain error mapped once -----------------------------------------------------------------
@@ -449,6 +463,11 @@ def _execution_not_found(exc: ExecutionNotFound) -> Response[Any]:
 
 @app.exception_handler(InvalidTransition)
 def _invalid_transition(exc: InvalidTransition) -> Response[Any]:
+    return _domain_answer(exc)
+
+
+@app.exception_handler(KillSwitchActive)
+def _kill_switch_active(exc: KillSwitchActive) -> Response[Any]:
     return _domain_answer(exc)
 
 

@@ -36,6 +36,7 @@ STATUS_OF: dict[str, int] = {
     "invalid_transition": 409,
     "conflict": 409,
     "live_trading_unavailable": 409,
+    "kill_switch_active": 409,
     "precondition_failed": 412,
     "payload_too_large": 413,
     "validation_error": 422,
@@ -50,7 +51,7 @@ _DESCRIPTIONS: dict[int, str] = {
     401: "unauthorized: no JWT claims",
     404: "strategy_not_found (missing, or not the caller's), backtest_not_found, execution_not_found, or "
     "not_found (a resource under it, a watchlist)",
-    409: "invalid_transition, conflict or live_trading_unavailable",
+    409: "invalid_transition, conflict, live_trading_unavailable or kill_switch_active",
     412: "precondition_failed: If-Match is not the strategy's version",
     413: "payload_too_large: body over 256 KB",
     422: "validation_error: details carry the field path",

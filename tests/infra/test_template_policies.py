@@ -64,6 +64,14 @@ DESIGN_ROUTES = {
     ("GET", "/backtests/{backtest_id}/executions"),
     ("GET", "/strategies/{id}/executions/{execution_id}"),
     ("POST", "/schedules/preview"),
+    # DESIGN sections 12 and 13 (issue 14)
+    ("GET", "/portfolio"),
+    ("GET", "/portfolio/performance"),
+    ("GET", "/strategies/compare"),
+    ("PUT", "/risk-limits"),
+    ("GET", "/risk-limits"),
+    ("POST", "/kill-switch"),
+    ("DELETE", "/kill-switch"),
 }
 # The web dashboard's files: served by their own function, outside the JWT authorizer (the app signs in).
 WEB_ROUTES = {("GET", "/app"), ("GET", "/app/{proxy+}")}
@@ -332,7 +340,15 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
         ),
         (
             "PortfolioStreamFunction",
-            {"TradesTable", "PortfoliosTable", "StrategiesTable", "PortfolioStreamDLQ"},
+            # the notifications topic and its key: the drawdown limit's kill switch tells the owner (issue 14)
+            {
+                "TradesTable",
+                "PortfoliosTable",
+                "StrategiesTable",
+                "PortfolioStreamDLQ",
+                "NotificationsTopic",
+                "NotificationsKey",
+            },
         ),
     ],
 )
@@ -365,7 +381,9 @@ def test_the_stream_function_only_updates_strategies_and_never_writes_trades() -
     # When
     trade_writes = {a for a in grants["TradesTable"] if a.endswith(("PutItem", "UpdateItem", "DeleteItem"))}
     # Then
-    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem", "dynamodb:GetItem"}  # the sparkline read back
+    # GetItem: the account-wide view reads the strategy's owner and name; Query (by_owner): the drawdown
+    # limit's kill switch pauses the owner's strategies (issue 14); still no other write
+    assert grants["StrategiesTable"] == {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query"}
     assert trade_writes == set()
 
 
@@ -766,7 +784,7 @@ def test_the_stream_writes_only_the_fields_it_maintains_on_strategies() -> None:
     (statement,) = [
         s
         for s in _statements(_role_of("PortfolioStreamFunction"))
-        if s.get("Resource") == {"Fn::GetAtt": ["StrategiesTable", "Arn"]}
+        if s.get("Resource") == {"Fn::GetAtt": ["StrategiesTable", "Arn"]} and s["Sid"] == "CopyPnlOntoStrategy"
     ]
     # When its condition is read
     attributes = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
@@ -774,7 +792,9 @@ def test_the_stream_writes_only_the_fields_it_maintains_on_strategies() -> None:
     # reads), and no more
     assert statement["Action"] == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
     maintained = {"paper_pnl_usd", "paper_positions_count", "sparkline", "sparkline_at"}
-    assert set(attributes) == {"strategy_id", "portfolio_epoch", *maintained}
+    # (the account-wide view reads the owner and the name; the drawdown kill switch pauses whole strategies
+    # under its own statement, KillSwitchPausesStrategies)
+    assert set(attributes) == {"strategy_id", "portfolio_epoch", "created_by", "strategy_name", *maintained}
     assert "ALL_OLD" not in statement["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"]
     # and the code reads and writes exactly those fields
     source = (ROOT / "layers/engine/engine/storage/strategies.py").read_text()

@@ -330,7 +330,9 @@ def test_portfolio_and_performance_of_a_fresh_deploy_show_the_opening_state(api:
     assert portfolio.body["bankroll_usd"] == portfolio.body["equity_usd"] == 1000
     assert portfolio.body["total_pnl_usd"] == 0 and portfolio.body["win_rate"] is None
     assert performance.body["equity_usd"] == 1000 and performance.body["closed_trades_count"] == 0
-    assert performance.body["equity_curve"] == []
+    # the curve starts with the bankroll at deploy time (issue 14), so a loss before the first sync counts
+    assert [p["equity_usd"] for p in performance.body["equity_curve"]] == [1000]
+    assert performance.body["max_drawdown_usd"] == 0 and performance.body["sharpe"] is None
 
 
 def test_portfolio_of_a_draft_is_a_conflict(api: Api) -> None:

@@ -207,6 +207,13 @@ def test_deploy_sends_the_deploy_body(setup: Setup) -> None:
         (["run", "s-1"], "POST /strategies/{id}/run", None),
         (["resume", "s-1"], "POST /strategies/{id}/resume", None),
         (["strategies", "patch", "s-1", "--name", "New"], "PATCH /strategies/{id}", None),
+        (["portfolio-all"], "GET /portfolio", None),
+        (["portfolio-performance"], "GET /portfolio/performance", None),
+        (["compare", "s-1", "s-2"], "GET /strategies/compare", {"ids": "s-1,s-2"}),
+        (["risk-limits"], "GET /risk-limits", None),
+        (["risk-limits", "set", "--max-market", "250", "--timezone", "UTC"], "PUT /risk-limits", None),
+        (["kill-switch", "halt"], "POST /kill-switch", None),
+        (["kill-switch", "release"], "DELETE /kill-switch", None),
     ],
 )
 def test_each_command_calls_its_route(
@@ -292,3 +299,19 @@ def test_token_asks_the_local_stack_for_a_development_token(setup: Setup) -> Non
     code, _, _ = setup.run("strategies", "list", token=out.strip())
     assert code == 0
     assert setup.api.events[-1]["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "bob"
+
+
+def test_risk_limits_set_and_kill_switch_send_their_bodies(setup: Setup) -> None:
+    # Given the CLI
+    # When limits are set and the kill switch is turned on
+    limits_code, _, limits_err = setup.run(
+        "risk-limits", "set", "--max-market", "250", "--daily-loss-stop", "40"
+    )
+    limits_event = setup.api.events[-1]
+    kill_code, _, kill_err = setup.run("kill-switch", "exits_only")
+    kill_event = setup.api.events[-1]
+
+    # Then each body names only what was given
+    assert (limits_code, kill_code) == (0, 0), limits_err + kill_err
+    assert json.loads(limits_event["body"]) == {"max_market_exposure_usd": 250.0, "daily_loss_stop_usd": 40.0}
+    assert json.loads(kill_event["body"]) == {"mode": "exits_only"}

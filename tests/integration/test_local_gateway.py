@@ -201,7 +201,7 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
 
     # Then each route key maps to itself, with the id as path parameter, and nothing else matches
     assert set(matched) == declared
-    # the contract's owner-scoped routes, the caller-independent ones and the dashboard's two, each declared once
+    # the contract's owner-scoped routes, the caller-independent ones and the dashboard's two, each once
     independent = {
         "GET /node-types",
         "POST /strategies/validate",
@@ -213,7 +213,7 @@ def test_every_template_route_reaches_its_function_and_nothing_else_does() -> No
     assert declared == {f"{method} {path}" for method, path in ROUTES} | independent
     for key, (route, params) in matched.items():
         assert route.route_key == key
-        # every path parameter of the key: `id` and `execution_id` as given, the others as the literal `{name}`
+        # each path parameter: `id` and `execution_id` as given, the others as the literal `{name}`
         names = re.findall(r"\{(\w+\+?)\}", key)
         given = {"id": "s-1", "execution_id": "x-1"}
         assert params == {name.rstrip("+"): given.get(name, f"{{{name}}}") for name in names}

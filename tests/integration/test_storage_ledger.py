@@ -282,7 +282,13 @@ def test_equity_points_skip_expired_items_and_go_with_a_reset(strategy_id: str) 
     # Then
     assert points == [("d#2026-11-24", point), ("m#2026-11-24T12:01:00Z", point)]
     portfolios.reset(strategy_id, bankroll=Decimal(1000), epoch=1, now=now)
-    assert portfolios.equity_points(strategy_id, now=now) == []
+    # the old points go; the new curve starts with the bankroll at deploy time, in every tier (issue 14)
+    after = portfolios.equity_points(strategy_id, now=now)
+    assert [(key[:1], p.at, p.equity_usd) for key, p in after] == [
+        ("d", now, Decimal(1000)),
+        ("h", now, Decimal(1000)),
+        ("m", now, Decimal(1000)),
+    ]
 
 
 def test_tokens_reject_garbage_and_foreign_scopes() -> None:

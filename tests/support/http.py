@@ -13,6 +13,14 @@ from urllib.parse import urlencode
 API_ID = "a1b2c3d4e5"
 # the template's routes, as API Gateway names them in `routeKey` (its path parameter is `{id}`)
 ROUTES = (
+    # static routes first: API Gateway prefers them to `/strategies/{id}` (issue 14)
+    ("GET", "/strategies/compare"),
+    ("GET", "/portfolio"),
+    ("GET", "/portfolio/performance"),
+    ("PUT", "/risk-limits"),
+    ("GET", "/risk-limits"),
+    ("POST", "/kill-switch"),
+    ("DELETE", "/kill-switch"),
     ("POST", "/strategies"),
     ("GET", "/strategies"),
     ("GET", "/strategies/{id}"),

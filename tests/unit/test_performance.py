@@ -188,4 +188,8 @@ def test_performance_serialises_money_as_json_numbers() -> None:
     # Then money and ratios are numbers, times end in Z
     assert (body["total_profit_usd"], body["profit_factor"], body["brier_score"]) == (1.87, 3.998425, 0.2)
     assert body["max_drawdown_start"] == "2026-01-02T04:00:00Z"
-    assert body["equity_curve"][0] == {"at": "2026-01-01T00:00:00Z", "equity_usd": 1000}
+    assert body["equity_curve"][0] == {
+        "at": "2026-01-01T00:00:00Z",
+        "equity_usd": 1000,
+        "realized_equity_usd": None,
+    }

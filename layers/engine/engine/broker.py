@@ -39,6 +39,7 @@ BPS = Decimal(10_000)
 PRICE_PLACES = Decimal("0.0000000001")
 MARK_PLACES = Decimal("0.000001")
 SLIPPAGE_PLACES = Decimal("0.01")
+TAGS_KEPT = 5  # tags copied onto a trade for exposure by tag; a market lists a handful
 
 
 @dataclass
@@ -266,6 +267,8 @@ class PaperBroker:
             outcome=order.outcome,
             outcome_label=order.outcome_label,
             question=order.question,
+            event_id=market.event_id,
+            tags=list(market.tags[:TAGS_KEPT]),
             side=Side.BUY if buy else Side.SELL,
             shares=walk.shares,
             price=price,

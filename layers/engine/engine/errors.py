@@ -114,3 +114,9 @@ class DeadlineExceeded(DomainError):
     """The caller's deadline passed before the work finished."""
 
     code = "timeout"
+
+
+class KillSwitchActive(DomainError):
+    """start or resume while the owner's kill switch is on (issue 14)."""
+
+    code = "kill_switch_active"

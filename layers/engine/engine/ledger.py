@@ -70,10 +70,14 @@ class ClosedStats:
     worst: ClosedPosition | None = None
     brier_sum: Decimal = ZERO  # over positions closed by settlement
     brier_count: int = 0
+    # sum of pnl^2 for SQN's spread; None for a state stored before it was kept (SQN is then unknown)
+    pnl_squares_usd: Decimal | None = ZERO
 
     def add(self, closed: ClosedPosition) -> None:
         self.count += 1
         self.pnl_usd += closed.pnl_usd
+        if self.pnl_squares_usd is not None:
+            self.pnl_squares_usd += closed.pnl_usd * closed.pnl_usd
         if closed.pnl_usd > ZERO:
             self.winners += 1
             self.gross_profit_usd += closed.pnl_usd
@@ -138,6 +142,8 @@ def apply_to_positions(
                 bought_shares=trade.shares,
                 bought_cost_usd=cost,
                 bought_notional_usd=trade.notional_usd,
+                event_id=trade.event_id,
+                tags=list(trade.tags),
             )
         else:
             holding.shares += trade.shares

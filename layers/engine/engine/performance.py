@@ -7,17 +7,21 @@ count) includes the draws, so the two win rates are the same number.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from itertools import pairwise
 
 from pydantic import Field
 
-from engine.ledger import ClosedPosition, LedgerState
+from engine.clock import to_utc
+from engine.drawdown import Drop, RunningDrawdown
+from engine.ledger import ClosedPosition, ClosedStats, LedgerState
 from engine.models.base import DomainModel, Money, UtcDatetime
 from engine.models.portfolio import EquityPoint, PortfolioPosition
 from engine.money import ZERO, usd
-from engine.portfolio import ratio
+from engine.portfolio import RATIO_PLACES, ratio
 
 HUNDRED = Decimal(100)
 
@@ -40,6 +44,7 @@ class TradeSummary(DomainModel):
 class CurvePoint(DomainModel):
     at: UtcDatetime
     equity_usd: Money
+    realized_equity_usd: Money | None = None  # bankroll + realized P&L (None on points older than it)
 
 
 class Performance(DomainModel):
@@ -69,6 +74,20 @@ class Performance(DomainModel):
     max_drawdown_end: UtcDatetime | None  # the trough
     max_drawdown_peak_usd: Money | None
     max_drawdown_trough_usd: Money | None
+    # the drop that was largest relative to its peak (Freqtrade's `relative=True`); it may differ from the
+    # largest absolute drop above
+    max_relative_drawdown: Money = ZERO
+    max_relative_drawdown_usd: Money = ZERO
+    max_relative_drawdown_start: UtcDatetime | None = None
+    max_relative_drawdown_end: UtcDatetime | None = None
+    # from the daily closes (UTC) since deploy, Freqtrade's balance-based formulas, 365 days a year (DESIGN
+    # "Metrics"); None with fewer than two days or no spread
+    trading_days: int = 0
+    sharpe: Money | None = None
+    sortino: Money | None = None
+    calmar: Money | None = None
+    cagr: Money | None = None  # a ratio: 0.5 is +50 % a year
+    sqn: Money | None = None  # per closed trade
     avg_holding_seconds: int | None
     best_trade: TradeSummary | None
     worst_trade: TradeSummary | None
@@ -78,6 +97,102 @@ class Performance(DomainModel):
     brier_score: Money | None  # entry prices against resolved outcomes; None when nothing resolved
     resolved_positions_count: int
     equity_curve: list[CurvePoint] = Field(default_factory=list)
+
+
+SQRT_365 = Decimal(365).sqrt()
+# Ratios can be huge (CAGR over two days); they are rounded with room for every digit.
+_WIDE = Context(prec=120)
+
+
+def _rounded(value: Decimal) -> Decimal:
+    return value.quantize(RATIO_PLACES, rounding=ROUND_HALF_EVEN, context=_WIDE)
+
+
+@dataclass(frozen=True)
+class DailyRatios:
+    """Sharpe, Sortino, Calmar and CAGR of one series of daily returns (None where undefined)."""
+
+    days: int
+    sharpe: Decimal | None
+    sortino: Decimal | None
+    calmar: Decimal | None
+    cagr: Decimal | None
+
+
+def _pstd(values: Sequence[Decimal]) -> Decimal:
+    """Population standard deviation (numpy's np.std, ddof=0, as Freqtrade's calculate_sharpe uses)."""
+    mean = sum(values, ZERO) / len(values)
+    return (sum(((v - mean) ** 2 for v in values), ZERO) / len(values)).sqrt()
+
+
+def daily_ratios(returns: Sequence[Decimal], *, growth: Decimal, relative_drawdown: Decimal) -> DailyRatios:
+    """Freqtrade's calculate_sharpe / calculate_sortino / calculate_calmar / calculate_cagr on daily returns.
+
+    `returns`: one per UTC day (balance-based for a strategy: the day's equity change / bankroll;
+    time-weighted for the account). `growth`: final equity / starting equity. `relative_drawdown`: the
+    relative size of the largest absolute drop (what Freqtrade's calculate_calmar divides by).
+      mean = sum(returns) / days
+      sharpe = mean / std(returns) x sqrt(365)
+      sortino = mean / std(negative returns) x sqrt(365)
+      calmar = mean x 100 / relative_drawdown x sqrt(365)
+      cagr = growth ^ (365 / days) - 1
+    """
+    days = len(returns)
+    if days < 2:
+        return DailyRatios(days=days, sharpe=None, sortino=None, calmar=None, cagr=None)
+    mean = sum(returns, ZERO) / days
+    spread = _pstd(returns)
+    downside = [r for r in returns if r < ZERO]
+    down_spread = _pstd(downside) if downside else ZERO
+    return DailyRatios(
+        days=days,
+        sharpe=_rounded(mean / spread * SQRT_365) if spread else None,
+        sortino=_rounded(mean / down_spread * SQRT_365) if down_spread else None,
+        calmar=_rounded(mean * HUNDRED / relative_drawdown * SQRT_365) if relative_drawdown else None,
+        cagr=_rounded(growth ** (Decimal(365) / days) - 1) if growth > ZERO else None,
+    )
+
+
+def daily_closes(
+    points: Iterable[EquityPoint], *, start: tuple[datetime, Decimal], now: datetime
+) -> list[Decimal]:
+    """The equity at the end of each UTC day from the start's day to now's (the last point at or before
+    the day's end; a day with no point keeps the previous close), preceded by the starting equity."""
+    start_at, start_equity = start
+    first_day = to_utc(start_at).date()
+    last_day = to_utc(now).date()
+    by_day: dict[date, Decimal] = {}
+    for point in sorted(points, key=lambda p: p.at):
+        day = to_utc(point.at).date()
+        if point.at >= start_at and first_day <= day <= last_day:
+            by_day[day] = point.equity_usd
+    closes = [start_equity]
+    day = first_day
+    while day <= last_day:
+        closes.append(by_day.get(day, closes[-1]))
+        day += timedelta(days=1)
+    return closes
+
+
+def balance_returns(closes: Sequence[Decimal], *, bankroll: Decimal) -> list[Decimal]:
+    """Each day's equity change over the starting balance (Freqtrade's `profit_abs / starting_balance`)."""
+    if not bankroll:
+        return []
+    return [(today - yesterday) / bankroll for yesterday, today in pairwise(closes)]
+
+
+def sqn(stats: ClosedStats, *, bankroll: Decimal) -> Decimal | None:
+    """Freqtrade's calculate_sqn: sqrt(trades) x mean(pnl / bankroll) / std(pnl / bankroll, ddof=1), from the
+    ledger's running sums, so it covers every closed trade."""
+    n = stats.count
+    if n < 2 or not bankroll or stats.pnl_squares_usd is None:
+        return None
+    total = stats.pnl_usd / bankroll
+    squares = stats.pnl_squares_usd / (bankroll * bankroll)
+    variance = (squares - total * total / n) / (n - 1)
+    if variance <= ZERO:
+        return None
+    return _rounded(Decimal(n).sqrt() * (total / n) / variance.sqrt())
 
 
 @dataclass(frozen=True)
@@ -103,6 +218,34 @@ def max_drawdown(curve: Sequence[EquityPoint]) -> Drawdown:
             relative = drop / peak.equity_usd if peak.equity_usd > ZERO else ZERO
             best = Drawdown(drop_usd=drop, relative=relative, peak=peak, trough=point)
     return best
+
+
+def max_relative_drawdown(curve: Sequence[EquityPoint]) -> Drawdown:
+    """The drop that is largest relative to its running peak (Freqtrade's `relative=True`)."""
+    best = Drawdown(drop_usd=ZERO, relative=ZERO, peak=None, trough=None)
+    peak: EquityPoint | None = None
+    for point in sorted(curve, key=lambda p: p.at):
+        if peak is None or point.equity_usd > peak.equity_usd:
+            peak = point
+        drop = peak.equity_usd - point.equity_usd
+        relative = drop / peak.equity_usd if peak.equity_usd > ZERO else ZERO
+        if drop > ZERO and relative > best.relative:
+            best = Drawdown(drop_usd=drop, relative=relative, peak=peak, trough=point)
+    return best
+
+
+def _as_drawdown(drop: Drop | None) -> Drawdown:
+    if drop is None:
+        return Drawdown(drop_usd=ZERO, relative=ZERO, peak=None, trough=None)
+    zero = ZERO
+    return Drawdown(
+        drop_usd=drop.drop_usd,
+        relative=drop.relative,
+        peak=EquityPoint(at=drop.peak_at, equity_usd=drop.peak_usd, cash_usd=zero, positions_value_usd=zero),
+        trough=EquityPoint(
+            at=drop.trough_at, equity_usd=drop.trough_usd, cash_usd=zero, positions_value_usd=zero
+        ),
+    )
 
 
 def entry_price_per_share(closed: ClosedPosition) -> Decimal:
@@ -152,9 +295,15 @@ def compute_performance(
     *,
     bankroll: Decimal,
     open_positions: Sequence[PortfolioPosition],
+    running: RunningDrawdown | None = None,
+    daily: Sequence[EquityPoint] = (),
+    now: datetime | None = None,
 ) -> Performance:
     """The metrics of GET /performance from the ledger state, the equity curve (oldest first) and the open
-    positions as the portfolio values them."""
+    positions as the portfolio values them.
+
+    `running`: the exact running drawdown kept by the stream (else the drawdown of `curve`); `daily`: the
+    daily tier's points, with `now`, for the daily ratios (none without them)."""
     # Every closed-position metric comes from the ledger's running aggregates, so it covers all of them
     # while the stored state keeps only the most recent ones in full.
     stats = state.closed_stats
@@ -170,6 +319,20 @@ def compute_performance(
     total_profit = usd(equity - bankroll)
     closed_profit = usd(stats.pnl_usd)
     drawdown = max_drawdown(curve)
+    largest_relative = drawdown
+    if running is not None:
+        drawdown = _as_drawdown(running.largest_absolute)
+        largest_relative = _as_drawdown(running.largest_relative)
+    elif curve:
+        largest_relative = max_relative_drawdown(curve)
+    ratios = DailyRatios(days=0, sharpe=None, sortino=None, calmar=None, cagr=None)
+    if running is not None and now is not None:
+        closes = daily_closes(daily, start=(running.started_at, running.start_usd), now=now)
+        ratios = daily_ratios(
+            balance_returns(closes, bankroll=bankroll),
+            growth=closes[-1] / bankroll if bankroll else ZERO,
+            relative_drawdown=drawdown.relative,
+        )
     brier = ratio(stats.brier_sum / stats.brier_count) if stats.brier_count else None
     resolved_count = stats.brier_count
     holding = (
@@ -200,6 +363,16 @@ def compute_performance(
         max_drawdown_end=drawdown.trough.at if drawdown.trough else None,
         max_drawdown_peak_usd=drawdown.peak.equity_usd if drawdown.peak else None,
         max_drawdown_trough_usd=drawdown.trough.equity_usd if drawdown.trough else None,
+        max_relative_drawdown=ratio(largest_relative.relative),
+        max_relative_drawdown_usd=usd(largest_relative.drop_usd),
+        max_relative_drawdown_start=largest_relative.peak.at if largest_relative.peak else None,
+        max_relative_drawdown_end=largest_relative.trough.at if largest_relative.trough else None,
+        trading_days=ratios.days,
+        sharpe=ratios.sharpe,
+        sortino=ratios.sortino,
+        calmar=ratios.calmar,
+        cagr=ratios.cagr,
+        sqn=sqn(stats, bankroll=bankroll),
         avg_holding_seconds=int(holding) if holding is not None else None,
         best_trade=_summary(stats.best) if stats.best else None,
         worst_trade=_summary(stats.worst) if stats.worst else None,
@@ -211,6 +384,7 @@ def compute_performance(
         brier_score=brier,
         resolved_positions_count=resolved_count,
         equity_curve=[
-            CurvePoint(at=p.at, equity_usd=p.equity_usd) for p in sorted(curve, key=lambda p: p.at)
+            CurvePoint(at=p.at, equity_usd=p.equity_usd, realized_equity_usd=p.realized_equity_usd)
+            for p in sorted(curve, key=lambda p: p.at)
         ],
     )

@@ -103,6 +103,7 @@ def equity_point(portfolio: Portfolio, *, at: datetime) -> EquityPoint:
         equity_usd=portfolio.equity_usd,
         cash_usd=portfolio.cash_usd,
         positions_value_usd=portfolio.positions_value_usd,
+        realized_equity_usd=usd(portfolio.bankroll_usd + portfolio.realized_pnl_usd),
     )
 
 

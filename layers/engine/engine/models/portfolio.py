@@ -50,3 +50,5 @@ class EquityPoint(DomainModel):
     equity_usd: Money
     cash_usd: Money
     positions_value_usd: Money
+    # bankroll + realized P&L: the balance Freqtrade's metrics start from (None on points older than it)
+    realized_equity_usd: Money | None = None

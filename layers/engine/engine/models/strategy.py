@@ -157,6 +157,9 @@ class Strategy(DomainModel):
     # equity, one value per hour, the latest last (engine.sparkline); kept by the portfolio stream
     sparkline: list[Money] = Field(default_factory=list)
     sparkline_at: UtcDatetime | None = None
+    # the owner's shared-limits timezone while limits or a kill switch are set (issue 14): runs of other
+    # strategies read nothing more
+    account_guard: str | None = None
 
     def derived_avg_ms(self) -> Decimal | None:
         if not self.total_executions:

@@ -76,6 +76,9 @@ class Trade(DomainModel):
     slot_key: str = ""
     execution_id: str | None = None
     deployment_id: str | None = None
+    # the market's event and first tags at entry, for account-wide exposure (issue 14)
+    event_id: str | None = None
+    tags: list[str] = Field(default_factory=list)
 
     @property
     def cash_delta(self) -> Decimal:
@@ -115,6 +118,8 @@ class Holding(DomainModel):
     # notional paid (fees excluded), so the entry price per share can be told apart from fees;
     # None on holdings stored before this was tracked
     bought_notional_usd: Money | None = None
+    event_id: str | None = None  # from the opening trade (account-wide exposure by event and tag)
+    tags: list[str] = Field(default_factory=list)
 
     @property
     def avg_price(self) -> Decimal:

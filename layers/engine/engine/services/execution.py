@@ -46,12 +46,14 @@ from engine.models.history import SYSTEM_ACTOR, EventType, StrategyEvent, event_
 from engine.models.strategy import ALLOWED, Action, Strategy, StrategyStatus, allowed_actions
 from engine.models.trading import Account, Trade
 from engine.nodes.base import RunContext
+from engine.services import risk
 from engine.services.alerts import AlertPorts, send_alerts
 from engine.services.watchlists import RunWatchlists, apply_staged, graph_watchlist_refs, move_statuses
 from engine.settings import Settings, get_settings
 from engine.storage.alert_state import AlertState, AlertStateRepository
 from engine.storage.dynamo import THROTTLING_CODES, StorageClients, get_clients
 from engine.storage.portfolios import AccountRepository
+from engine.storage.risk import RiskRepository
 from engine.storage.runs import (
     AUTO_PAUSE_REASON,
     CommitResult,
@@ -197,6 +199,10 @@ class Engine:
     def alert_state(self) -> AlertStateRepository:
         return AlertStateRepository(self.clients)
 
+    @property
+    def risk(self) -> RiskRepository:
+        return RiskRepository(self.clients)
+
     def snapshot(self, provider: MarketDataProvider, *, now: datetime, deadline: Deadline) -> MarketSnapshot:
         cache = container_cache()
         cache.ttl_seconds = self.settings.history_cache_ttl_seconds
@@ -256,6 +262,7 @@ class _Decided:
     alerts: list[Alert] = field(default_factory=list)
     alert_seen: dict[str, frozenset[str]] | None = None  # the NOTIFY nodes' new sets; None: unchanged
     alert_state_version: int = 0
+    guard: risk.Guarded | None = None  # the shared limits as read at order time (issue 14)
 
 
 def _opening_account(strategy: Strategy) -> Account:
@@ -334,9 +341,18 @@ def _decide(
             account = account.model_copy(update={"risk_state": remembered})
             risk_state_changed = True
         pause_reason = ctx.risk_state.get("pause_reason")
+    guarded: risk.Guarded | None = None
+    # a backtest's engine has no shared limits (issue 15: backtests never touch them)
+    shared: RiskRepository | None = getattr(engine, "risk", None)
     if graph.status == "completed" and graph.orders:
+        orders = graph.orders
+        if shared is not None:
+            # shared limits across the owner's strategies (issue 14): entries past one are cut or blocked
+            guarded = risk.guard_orders(strategy, graph.orders, markets, now=now, risk=shared)
+            decisions += guarded.decisions
+            orders = guarded.orders
         filled = engine.broker.fill(
-            graph.orders,
+            orders,
             account,
             markets,
             strategy_id=sid,
@@ -377,6 +393,7 @@ def _decide(
         alerts=graph.alerts,
         alert_seen=_new_alert_seen(strategy, alert_state, graph.alerts),
         alert_state_version=alert_state.version if alert_state is not None else 0,
+        guard=guarded,
     )
 
 
@@ -552,6 +569,15 @@ def execute(
             decided = _crashed(account)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
+        if strategy.account_guard is not None and commit.account_after is not None:
+            state = decided.guard.state if decided.guard is not None else None
+            commit.exposure = risk.exposure_items(
+                strategy.created_by,
+                account_before,
+                commit.account_after,
+                limits=state.limits if state is not None else None,
+                risk=engine.risk,
+            )
         try:
             result = _commit(engine, commit, deadline)
         except AccountConflict:

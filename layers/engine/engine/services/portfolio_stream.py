@@ -16,6 +16,7 @@ a catch-up that ends short of it read a lagging index (retry), and a stored stat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,15 +24,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
+from engine.drawdown import RunningDrawdown
 from engine.errors import Conflict, StorageError, StrategyNotFound
 from engine.ledger import LedgerError, LedgerState, replay
 from engine.models.portfolio import Portfolio
 from engine.models.trading import Account
 from engine.portfolio import Mark, PositionStatus, build_portfolio, equity_point, equity_point_keys
+from engine.services.account_view import publish_summary
+from engine.services.kill_switch import Pauser
 from engine.services.portfolio_sync import catch_up, state_from_item, state_to_item
+from engine.services.risk import on_pnl_moved
+from engine.services.strategies import Stores
 from engine.sparkline import extend_sparkline
+from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import StorageClients, get_clients
-from engine.storage.portfolios import AccountRepository, PortfolioRepository
+from engine.storage.messaging import Messaging
+from engine.storage.portfolios import (
+    DRAWDOWN_ATTRIBUTE,
+    DRAWDOWN_POINTS_ATTRIBUTE,
+    AccountRepository,
+    PortfolioRepository,
+)
+from engine.storage.risk import RiskRepository
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
 
@@ -56,6 +70,7 @@ class PortfolioStores:
     accounts: AccountRepository
     portfolios: PortfolioRepository
     strategies: StrategyRepository
+    views: AccountViewRepository | None = None  # the account-wide view (issue 14); None: same clients
 
     @classmethod
     def default(cls, clients: StorageClients | None = None) -> PortfolioStores:
@@ -77,6 +92,8 @@ class _Stored:
     epoch: int | None
     state_item: dict[str, Any] | None
     portfolio_item: dict[str, Any] | None
+    drawdown: RunningDrawdown | None = None
+    drawdown_points: int | None = None  # as stored: what the next write is conditioned on
 
     @classmethod
     def read(cls, portfolios: PortfolioRepository, strategy_id: str) -> _Stored:
@@ -91,6 +108,8 @@ class _Stored:
             epoch=_stored_int(record.get("epoch"), default=None),
             state_item=state if isinstance(state, dict) else None,
             portfolio_item=portfolio if isinstance(portfolio, dict) else None,
+            drawdown=RunningDrawdown.from_item(record.get(DRAWDOWN_ATTRIBUTE)),
+            drawdown_points=_stored_int(record.get(DRAWDOWN_POINTS_ATTRIBUTE), default=None),
         )
 
     @property
@@ -163,8 +182,26 @@ def _as_of(state: LedgerState, marked_at: datetime | None, now: datetime) -> dat
     return max(known) if known else now
 
 
-def _unchanged(stored: _Stored, epoch: int, state_item: dict[str, Any], portfolio: Portfolio) -> bool:
+def _folded(stored: _Stored, epoch: int, portfolio: Portfolio, at: datetime) -> RunningDrawdown:
+    """The running drawdown with this sync's equity point. A point that moves nothing and is not newer than
+    the last one folded (a repeated sync) leaves it as it was; a new epoch (redeploy) starts from its
+    bankroll."""
+    drawdown = stored.drawdown
+    if drawdown is None or stored.epoch != epoch:
+        drawdown = RunningDrawdown.opening(portfolio.bankroll_usd, at)
+    folded = drawdown.fold(portfolio.equity_usd, at)
+    same = folded.model_copy(update={"points": drawdown.points, "last_at": drawdown.last_at})
+    if at <= drawdown.last_at and same == drawdown:
+        return drawdown
+    return folded
+
+
+def _unchanged(
+    stored: _Stored, epoch: int, state_item: dict[str, Any], portfolio: Portfolio, drawdown: RunningDrawdown
+) -> bool:
     if not stored.exists or stored.epoch != epoch or stored.state_item != state_item:
+        return False
+    if stored.drawdown != drawdown:
         return False
     if stored.portfolio_item is None:
         return False
@@ -174,7 +211,9 @@ def _unchanged(stored: _Stored, epoch: int, state_item: dict[str, Any], portfoli
         return False
 
 
-def _publish(stores: PortfolioStores, portfolio: Portfolio, *, epoch: int, at: datetime) -> None:
+def _publish(
+    stores: PortfolioStores, portfolio: Portfolio, state: LedgerState, *, epoch: int, at: datetime
+) -> None:
     """The equity point and the strategy's copy of the figures: both overwrite, so repeating is harmless."""
     point = equity_point(portfolio, at=at)
     stores.portfolios.put_equity_points(portfolio.strategy_id, equity_point_keys(at), point)
@@ -190,6 +229,31 @@ def _publish(stores: PortfolioStores, portfolio: Portfolio, *, epoch: int, at: d
         logger.info(
             "strategy gone or redeployed; figures not copied", extra={"strategy_id": portfolio.strategy_id}
         )
+        return
+    views = stores.views or AccountViewRepository(stores.portfolios.clients)
+    clients = stores.portfolios.clients
+
+    def limits_moved(owner: str, timezone: str, when: datetime, pnl: Decimal, flow: Decimal) -> None:
+        """The owner has shared limits: book the move (daily loss, time-weighted drawdown; issue 14)."""
+        _book_for_limits(clients, owner, timezone, when, pnl=pnl, flow=flow)
+
+    publish_summary(views, portfolio, state, epoch=epoch, at=at, on_pnl=limits_moved)
+
+
+def _book_for_limits(
+    clients: StorageClients, owner: str, timezone: str, at: datetime, *, pnl: Decimal, flow: Decimal
+) -> None:
+    messaging = Messaging(clients.settings)
+    on_pnl_moved(
+        owner,
+        timezone,
+        at,
+        pnl,
+        flow,
+        risk=RiskRepository(clients),
+        pauser=Pauser(Stores.default(clients)),
+        notifier=messaging if clients.settings.notifications_topic_arn else None,
+    )
 
 
 def _write(
@@ -207,7 +271,10 @@ def _write(
     at = _as_of(state, marked_at, now)
     portfolio = build_portfolio(state, strategy_id=strategy_id, marks=marks, updated_at=at)
     state_item = state_to_item(state)
-    if not _unchanged(stored, account.epoch, state_item, portfolio):
+    drawdown = _folded(stored, account.epoch, portfolio, at)
+    if not _unchanged(stored, account.epoch, state_item, portfolio, drawdown):
+        if drawdown.points == stored.drawdown_points:
+            drawdown = drawdown.model_copy(update={"points": drawdown.points + 1})  # every write moves it
         written = stores.portfolios.put_state(
             strategy_id,
             state=state_item,
@@ -216,10 +283,12 @@ def _write(
             expected_epoch=stored.epoch,
             epoch=account.epoch,
             applied_seq=state.applied_seq,
+            drawdown=drawdown,
+            expected_drawdown_points=stored.drawdown_points,
         )
         if not written:
             return None
-    _publish(stores, portfolio, epoch=account.epoch, at=at)
+    _publish(stores, portfolio, state, epoch=account.epoch, at=at)
     return portfolio
 
 
@@ -313,13 +382,7 @@ def rebuild_portfolio(strategy_id: str, *, now: datetime, stores: PortfolioStore
             continue
         marks, marked_at = _latest_marks(stores.trades, strategy_id)
         # forget what the item holds, so the write is never skipped as "unchanged": a repair always writes
-        forced = _Stored(
-            exists=stored.exists,
-            applied_seq=stored.applied_seq,
-            epoch=stored.epoch,
-            state_item=None,
-            portfolio_item=None,
-        )
+        forced = dataclasses.replace(stored, state_item=None, portfolio_item=None)
         portfolio = _write(stores, forced, account, state, marks=marks, marked_at=marked_at, now=now)
         if portfolio is not None:
             logger.info(

@@ -142,6 +142,7 @@ def _stats_from_item(item: Mapping[str, Any] | None, closed: list[ClosedPosition
         worst=None if item.get("worst") is None else _closed_from_item(item["worst"]),
         brier_sum=to_decimal(item["brier_sum"]),
         brier_count=int(item["brier_count"]),
+        pnl_squares_usd=_optional_decimal(item.get("pnl_squares_usd")),
     )
 
 

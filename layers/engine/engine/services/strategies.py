@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import schedule
+from engine.drawdown import RunningDrawdown
 from engine.errors import (
     Conflict,
     DeploymentNotFound,
@@ -51,14 +52,22 @@ from engine.models.strategy import (
 from engine.models.trading import Trade
 from engine.money import ZERO
 from engine.performance import Performance, compute_performance
-from engine.portfolio import EQUITY_KEY_PREFIX, StoredEquityPoint, select_equity_curve
+from engine.services import risk
+from engine.services.curves import read_curve, read_daily
 from engine.services.portfolio_sync import state_from_item
 from engine.services.watchlists import check_graph_watchlists
+from engine.storage.account_view import AccountViewRepository
 from engine.storage.dynamo import StorageClients, get_clients
 from engine.storage.executions import ExecutionLogRepository
 from engine.storage.history import HistoryRepository
 from engine.storage.pages import Page
-from engine.storage.portfolios import AccountRepository, PortfolioRepository, fresh_portfolio
+from engine.storage.portfolios import (
+    DRAWDOWN_ATTRIBUTE,
+    AccountRepository,
+    PortfolioRepository,
+    fresh_portfolio,
+)
+from engine.storage.risk import RiskRepository
 from engine.storage.strategies import StrategyRepository
 from engine.storage.trades import TradeRepository
 from engine.storage.watchlists import WatchlistRepository
@@ -149,6 +158,7 @@ def create_strategy(
         created_by=owner,
         created_at=now,
         updated_at=now,
+        account_guard=risk.guard_for(owner, risk=RiskRepository(stores.strategies.clients)),
     )
     first = GraphVersion(
         strategy_id=strategy.strategy_id,
@@ -328,11 +338,14 @@ def _graph_change_items(
     return items
 
 
-def delete_strategy(strategy_id: str, *, owner: str, stores: Stores) -> None:
-    """Delete the strategy (not while RUNNING), then its trades, logs, account, portfolio and equity."""
+def delete_strategy(strategy_id: str, *, owner: str, stores: Stores, now: datetime | None = None) -> None:
+    """Delete the strategy (not while RUNNING), then its trades, logs, account, portfolio and equity.
+    With `now`, its money leaves the account-wide view at that hour (a flow, never a loss)."""
     current = stores.strategies.get(strategy_id, owner=owner)
     ensure_allowed(current, Action.DELETE)
     stores.strategies.delete(strategy_id, owner=owner, allowed_status=statuses_allowing(Action.DELETE))
+    if now is not None:
+        AccountViewRepository(stores.portfolios.clients).record_deletion(owner, strategy_id, at=now)
     # the strategy item is gone first, so nothing schedules or shows it while its data is being removed
     stores.strategies.purge_strategy_data(strategy_id)
     # its backtests go with it (DESIGN 9)
@@ -632,6 +645,14 @@ def _ensure_deployment(strategy_id: str, deployment_id: str | None, stores: Stor
 
 def _portfolio_record(strategy: Strategy, stores: Stores) -> tuple[Portfolio, dict[str, Any] | None]:
     """(the portfolio, the stored ledger state or None); Conflict before the first deploy."""
+    portfolio, state, _ = _portfolio_item(strategy, stores)
+    return portfolio, state
+
+
+def _portfolio_item(
+    strategy: Strategy, stores: Stores
+) -> tuple[Portfolio, dict[str, Any] | None, dict[str, Any]]:
+    """(the portfolio, the stored ledger state or None, the whole PORTFOLIO item or {})."""
     bankroll = strategy.paper_bankroll_usd
     if bankroll is None:
         if strategy.status is not StrategyStatus.DRAFT:
@@ -647,9 +668,9 @@ def _portfolio_record(strategy: Strategy, stores: Stores) -> tuple[Portfolio, di
     record = stores.portfolios.get_record(strategy.strategy_id)
     if record is None or "portfolio" not in record:
         # deployed, and the read model not written yet: the opening portfolio is the truth
-        return fresh_portfolio(strategy.strategy_id, bankroll, strategy.updated_at), None
+        return fresh_portfolio(strategy.strategy_id, bankroll, strategy.updated_at), None, record or {}
     state = record.get("state")
-    return Portfolio.model_validate(record["portfolio"]), state if isinstance(state, dict) else None
+    return Portfolio.model_validate(record["portfolio"]), state if isinstance(state, dict) else None, record
 
 
 def get_portfolio(strategy_id: str, *, owner: str, stores: Stores) -> Portfolio:
@@ -662,18 +683,21 @@ def get_portfolio(strategy_id: str, *, owner: str, stores: Stores) -> Portfolio:
 def get_performance(strategy_id: str, *, owner: str, now: datetime, stores: Stores) -> Performance:
     """Metrics from the stored ledger state and the equity curve (minute, hourly, daily points by age)."""
     strategy = stores.strategies.get(strategy_id, owner=owner)
-    portfolio, state_item = _portfolio_record(strategy, stores)
+    portfolio, state_item, record = _portfolio_item(strategy, stores)
     state = (
         state_from_item(state_item) if state_item is not None else LedgerState.opening(portfolio.bankroll_usd)
     )
-    stored = [
-        # equity_points already drops expired items, so no TTL is left to compare
-        StoredEquityPoint(EQUITY_KEY_PREFIX + key, point, None)
-        for key, point in stores.portfolios.equity_points(strategy_id, now=now)
-    ]
-    curve = select_equity_curve(stored, now=now)
+    running = RunningDrawdown.from_item(record.get(DRAWDOWN_ATTRIBUTE))
+    curve = read_curve(stores.portfolios, strategy_id, now=now)
+    daily = read_daily(stores.portfolios, strategy_id, since=running.started_at, now=now) if running else []
     return compute_performance(
-        state, curve, bankroll=portfolio.bankroll_usd, open_positions=portfolio.positions
+        state,
+        curve,
+        bankroll=portfolio.bankroll_usd,
+        open_positions=portfolio.positions,
+        running=running,
+        daily=daily,
+        now=now,
     )
 
 

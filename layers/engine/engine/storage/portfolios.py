@@ -11,9 +11,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from engine.clock import iso
+from engine.drawdown import RunningDrawdown
 from engine.models.portfolio import EquityPoint, Portfolio
 from engine.models.trading import Account
 from engine.money import ZERO
+from engine.portfolio import EquityTier, equity_point, equity_point_keys
 from engine.storage.dynamo import (
     StorageClients,
     error_code,
@@ -29,6 +32,10 @@ from engine.storage.strategies import DUE_PAGE_SIZE, due_shard
 ACCOUNT_SK = "ACCOUNT"
 PORTFOLIO_SK = "PORTFOLIO"
 EQUITY_PREFIX = "EQ#"
+# the running drawdown on the PORTFOLIO item, and how many points it folded (what its writes are
+# conditioned on)
+DRAWDOWN_ATTRIBUTE = "drawdown"
+DRAWDOWN_POINTS_ATTRIBUTE = "drawdown_points"
 
 
 SETTLE_INDEX = "settle_due"
@@ -279,6 +286,8 @@ class PortfolioRepository:
         epoch: int,
         applied_seq: int | None = None,
         expected_epoch: int | None = None,
+        drawdown: RunningDrawdown | None = None,
+        expected_drawdown_points: int | None = None,
     ) -> bool:
         """Write state and read model if nobody wrote since it was read; False when the condition failed.
 
@@ -286,6 +295,8 @@ class PortfolioRepository:
         it (a missing item counts as 0) and its epoch must be `expected_epoch`, by default `epoch` (a
         redeploy in between wins). A sync that starts a new epoch passes the old epoch it read there.
         The stored applied_seq becomes `applied_seq`, else the state's own `applied_seq`.
+        `drawdown` (the running drawdown with this portfolio's point folded in) is written beside them,
+        conditioned on the stored one still having `expected_drawdown_points` points (None: no stored one).
         """
         if applied_seq is None:
             applied_seq = int(state.get("applied_seq", expected_applied_seq or 0))
@@ -307,6 +318,16 @@ class PortfolioRepository:
                 f"{expr.value(expected_applied_seq)} AND {expr.name('epoch')} = "
                 f"{expr.value(epoch if expected_epoch is None else expected_epoch)})"
             )
+        if drawdown is not None:
+            values[DRAWDOWN_ATTRIBUTE] = drawdown.to_item()
+            values[DRAWDOWN_POINTS_ATTRIBUTE] = drawdown.points
+            points = expr.name(DRAWDOWN_POINTS_ATTRIBUTE)
+            seen = (
+                f"attribute_not_exists({points})"
+                if expected_drawdown_points is None
+                else f"{points} = {expr.value(expected_drawdown_points)}"
+            )
+            condition = f"({condition}) AND ({seen})"
         try:
             self.db.put_item(
                 TableName=self.table, Item=to_item(values), ConditionExpression=condition, **expr.kwargs()
@@ -327,6 +348,7 @@ class PortfolioRepository:
         """A fresh portfolio for a new epoch (redeploy); the old equity points go. The account is opened
         separately with `AccountRepository.open`."""
         portfolio = fresh_portfolio(strategy_id, bankroll, now)
+        opening = RunningDrawdown.opening(bankroll, now)
         values = {
             "strategy_id": strategy_id,
             "sk": PORTFOLIO_SK,
@@ -334,6 +356,8 @@ class PortfolioRepository:
             "applied_seq": 0,
             "epoch": epoch,
             "bankroll_usd": bankroll,
+            DRAWDOWN_ATTRIBUTE: opening.to_item(),
+            DRAWDOWN_POINTS_ATTRIBUTE: opening.points,
         }
         try:
             self.db.put_item(TableName=self.table, Item=to_item(values))
@@ -352,7 +376,41 @@ class PortfolioRepository:
         old = query_all(self.db, params, what="reset equity history")
         requests = ({"DeleteRequest": {"Key": key_of(i, ("strategy_id", "sk"))}} for i in old)
         batch_write(self.db, self.table, requests, what="reset equity history")
+        # the curve starts with the bankroll at deploy time, so a loss before the first sync counts
+        self.put_equity_points(strategy_id, equity_point_keys(now), equity_point(portfolio, at=now))
         return portfolio
+
+    def equity_range(
+        self, strategy_id: str, *, tier: EquityTier, since: datetime | None, now: datetime
+    ) -> list[EquityPoint]:
+        """The points of one tier (`m`, `h` or `d`) from `since` (None: its first) to now, oldest first,
+        with one Query on the sort key's range; items whose TTL has passed are skipped (deleted late)."""
+        prefix = f"{EQUITY_PREFIX}{tier}#"
+        expr = Expr()
+        sk = expr.name("sk")
+        if since is None:
+            range_condition = f"begins_with({sk}, {expr.value(prefix)})"
+        else:
+            start = prefix + (since.date().isoformat() if tier == "d" else iso(since))
+            range_condition = f"{sk} BETWEEN {expr.value(start)} AND {expr.value(prefix + '~')}"
+        params = {
+            "TableName": self.table,
+            "KeyConditionExpression": (
+                f"{expr.name('strategy_id')} = {expr.value(strategy_id)} AND {range_condition}"
+            ),
+            **expr.kwargs(),
+        }
+        cutoff = int(now.timestamp())
+        points: list[EquityPoint] = []
+        for item in query_all(self.db, params, what="read equity history"):
+            values = from_item(item)
+            expires = values.pop("expires_at", None)
+            if expires is not None and int(expires) <= cutoff:
+                continue
+            values.pop("sk", None)
+            values.pop("strategy_id", None)
+            points.append(EquityPoint.model_validate(values))
+        return points
 
     def put_equity_point(self, strategy_id: str, key: str, ttl: int | None, point: EquityPoint) -> None:
         """Store one point under sk `EQ#<key>`; `ttl` is the epoch second DynamoDB may delete it after."""

@@ -92,6 +92,8 @@ class RunCommit:
     # the deployment its trades and logs belong to (stamped on those that do not name one yet)
     deployment_id: str | None = None
     events: list[StrategyEvent] = field(default_factory=list)  # timeline entries (run now, auto-pause)
+    # shared-limit exposure counters the run moves (issue 14): transaction Updates, increases conditioned
+    exposure: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,9 @@ class RunRepository:
         if commit.account_after is not None:
             items.append(self._account_put(commit))
             kinds.append("account")
+            for update in commit.exposure:
+                items.append(update)
+                kinds.append("exposure")
         for written in commit.logs:
             log = _stamped(written, commit.deployment_id)
             items.append(
@@ -338,6 +343,9 @@ class RunRepository:
         )
         if account_conflict:
             raise AccountConflict("the account changed since it was read", details=details) from exc
+        if "exposure" in failed:
+            # another strategy of the owner took the room under a shared cap first: decide again
+            raise AccountConflict("a shared limit was reached meanwhile", details=details) from exc
         raise StorageError("complete run: storage is busy, try again", details=details) from exc
 
     def release_claim(self, strategy_id: str, claim_token: str) -> bool:
