@@ -784,7 +784,8 @@ def test_the_stream_writes_only_the_fields_it_maintains_on_strategies() -> None:
     (statement,) = [
         s
         for s in _statements(_role_of("PortfolioStreamFunction"))
-        if s.get("Resource") == {"Fn::GetAtt": ["StrategiesTable", "Arn"]} and s["Sid"] == "CopyPnlOntoStrategy"
+        if s.get("Resource") == {"Fn::GetAtt": ["StrategiesTable", "Arn"]}
+        and s["Sid"] == "CopyPnlOntoStrategy"
     ]
     # When its condition is read
     attributes = statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
