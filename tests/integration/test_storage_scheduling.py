@@ -198,9 +198,11 @@ def test_claim_then_complete_moves_the_strategy_to_its_next_slot(repo: StrategyR
     assert stored.last_executed_at == T0 and stored.last_execution_status == "completed"
     assert stored.consecutive_failures == 0
     assert stored.version == strategy.version  # run stats are not a user edit: If-Match stays valid
+    # lists read no trace (issue 11); the log's own read has it
     assert ExecutionLogRepository().list(strategy.strategy_id, limit=5, next_token=None, scope="u").items == [
-        log
+        log.model_copy(update={"trace": []})
     ]
+    assert ExecutionLogRepository().get(strategy.strategy_id, log.execution_id) == log
     assert repo.query_due(now=T0 + timedelta(seconds=59), limit=10) == []
 
 
