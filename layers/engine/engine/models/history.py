@@ -33,7 +33,7 @@ class Deployment(DomainModel):
     deployment_id: str
     strategy_id: str
     trading_mode: Literal["paper", "live"] = "paper"
-    paper_bankroll_usd: Money
+    paper_bankroll_usd: Money | None = None  # none for an alert strategy (it never trades)
     frequency: str | None = None
     schedule_cron: str
     timezone: str = "UTC"
