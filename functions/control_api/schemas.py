@@ -149,6 +149,7 @@ class ExecutionLogSummaryOut(BaseModel):
     error_message: str | None = None
     missed_slots: int | None = None
     truncated: bool = False
+    deployment_id: str | None = None  # the deployment it ran under (none before deployment records)
 
 
 class ExecutionLogListOut(BaseModel):

@@ -43,13 +43,14 @@ def stack(market: RecordedPolymarketServer) -> Iterator[AwsEnv]:
 
 
 class Clock:
-    """The API's clock: live-like for the recorded markets, moved on by each call so runs differ."""
+    """The API's clock: live-like for the recorded markets, moved on by each call so runs differ, and past the
+    manual-run cooldown (30 s) so two runs now of one strategy are both answered."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC).replace(microsecond=0)
 
     def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
+        self.now += timedelta(seconds=31)
         return self.now
 
 

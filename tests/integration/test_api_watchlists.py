@@ -27,6 +27,9 @@ from tests.support.http import DEPLOY_BODY, Api, unique_users
 from tests.support.polymarket import recorded_polymarket
 from tests.support.serial_moto import serial_moto
 
+# an alert strategy (its only sink is WATCHLIST) never trades: it deploys without a bankroll (DESIGN 4)
+ALERT_DEPLOY_BODY = {k: v for k, v in DEPLOY_BODY.items() if k != "paper_bankroll_usd"}
+
 
 @pytest.fixture(scope="module")
 def market() -> Iterator[RecordedPolymarketServer]:
@@ -291,7 +294,7 @@ def test_an_alert_strategy_fills_a_list_and_a_trading_one_trades_only_its_market
     # Given a list filled by an alert strategy (DATA_SOURCE -> FILTER -> WATCHLIST) run now
     wid = _new_list(api)
     alert = api.create(graph=_alert_graph(wid))
-    _ok(api("POST", f"/strategies/{alert}/deploy", body=DEPLOY_BODY))
+    _ok(api("POST", f"/strategies/{alert}/deploy", body=ALERT_DEPLOY_BODY))
     alert_run = _ok(api("POST", f"/strategies/{alert}/run"))
     items = _ok(api("GET", f"/watchlists/{wid}/items", query={"limit": "100"}))["items"]
     assert items and {i["added_by"] for i in items} == {alert_run["execution_id"]}
@@ -327,7 +330,7 @@ def test_an_alert_strategy_skips_markets_beyond_the_limit_and_says_so(
     monkeypatch.setattr(watchlist_service, "MAX_ITEMS_PER_LIST", 2)
     wid = _new_list(api)
     alert = api.create(graph=_alert_graph(wid))
-    _ok(api("POST", f"/strategies/{alert}/deploy", body=DEPLOY_BODY))
+    _ok(api("POST", f"/strategies/{alert}/deploy", body=ALERT_DEPLOY_BODY))
 
     # When the alert strategy runs on more markets than that
     run = _ok(api("POST", f"/strategies/{alert}/run"))

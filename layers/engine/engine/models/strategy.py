@@ -31,6 +31,7 @@ class PauseReason(StrEnum):
     USER = "user"
     CONSECUTIVE_FAILURES = "auto:consecutive_failures"
     MAX_DRAWDOWN = "auto:max_drawdown"
+    KILL_SWITCH = "kill_switch"  # the account-wide kill switch (DESIGN 13) paused it; its release resumes it
 
 
 class ExecutionMode(StrEnum):
