@@ -70,7 +70,7 @@ class StrategyPlan:
     user: str
     body: dict[str, Any]
     frequency: str
-    bankroll: int
+    bankroll: int | None  # None: an alert strategy (no ORCHESTRATOR), which never trades and has no portfolio
 
 
 def default_plans() -> list[StrategyPlan]:
@@ -363,7 +363,9 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
     for plan in plans:
         created = api.call("POST", "/strategies", tokens[plan.user], plan.body)
         sid = created["strategy_id"]
-        deploy = {"paper_bankroll_usd": plan.bankroll, "frequency": plan.frequency}
+        deploy: dict[str, Any] = {"frequency": plan.frequency}
+        if plan.bankroll is not None:
+            deploy["paper_bankroll_usd"] = plan.bankroll
         api.call("POST", f"/strategies/{sid}/deploy", tokens[plan.user], deploy)
         api.call("POST", f"/strategies/{sid}/start", tokens[plan.user])
         results.append(StrategyResult(plan=plan, strategy_id=sid))
@@ -408,12 +410,24 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
     for result in results:
         token = tokens[result.plan.user]
         result.strategy = api.call("GET", f"/strategies/{result.strategy_id}", token)
-        result.portfolio = api.call("GET", f"/strategies/{result.strategy_id}/portfolio", token)
+        if result.plan.bankroll is not None:  # an alert strategy has no portfolio (409)
+            result.portfolio = api.call("GET", f"/strategies/{result.strategy_id}/portfolio", token)
         result.logs = api.all_items(f"/strategies/{result.strategy_id}/executions", token)
         result.trades = api.all_items(f"/strategies/{result.strategy_id}/trades", token)
     if alert is not None:
         alert.sink.stop()
-        alert.logs = api.all_items(f"/strategies/{alert.strategy_id}/executions", tokens[ALERT_USER])
+        listed = api.all_items(f"/strategies/{alert.strategy_id}/executions", tokens[ALERT_USER])
+        # list items carry no trace: each completed run's comes from the single-log route
+        alert.logs = [
+            api.call(
+                "GET",
+                f"/strategies/{alert.strategy_id}/executions/{log['execution_id']}",
+                tokens[ALERT_USER],
+            )
+            if log.get("status") == "completed"
+            else log
+            for log in listed
+        ]
     if plans:
         demo_history.collect(api, tokens[plans[0].user], history)
     demo = DemoResult(
@@ -428,9 +442,8 @@ def run_scenario(scenario: Scenario, *, stack: LocalStack, out: TextIO = sys.std
         alert=alert,
         history=history,
     )
-    demo.failures = check(demo, stack, scenario) + demo_history.check(history)
     demo.backtest, demo.comparison = backtest_beside_live(api, stack, results[0], tokens, scenario)
-    demo.failures = check(demo, stack, scenario)
+    demo.failures = check(demo, stack, scenario) + demo_history.check(history)
     if demo.backtest is None or demo.backtest.get("status") != "completed":
         demo.failures.append(f"the backtest did not complete: {demo.backtest}")
     demo.seconds = time.monotonic() - started
@@ -533,6 +546,8 @@ def check_portfolio(result: StrategyResult, stack: LocalStack) -> list[str]:
     from engine.ledger import LedgerError, replay
 
     name = result.plan.body["strategy_name"]
+    if result.plan.bankroll is None:  # an alert strategy: no ledger, no portfolio
+        return []
     trades = every_trade = ledger_trades(stack, result.strategy_id)
     if trades:
         epoch = max(t.epoch for t in trades)
@@ -646,7 +661,7 @@ def _fmt(value: Any, digits: int = 2, suffix: str = "") -> str:
 def summary_rows(demo: DemoResult) -> list[dict[str, str]]:
     rows = []
     for result in demo.results:
-        portfolio, logs = result.portfolio, result.logs
+        portfolio, logs = result.portfolio or {}, result.logs
         runs = [log for log in logs if log.get("status") != "skipped"]
         failures = [log for log in runs if log.get("status") in ("failed", "timeout")]
         settled = {t["market_id"] for t in result.trades if t.get("side") == "SETTLE"}

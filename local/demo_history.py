@@ -84,7 +84,7 @@ def watchlist_plans(api: Api, token: str, user: str) -> tuple[str, list[Strategy
             "edges": [{"source": "src", "target": "orc"}],
         },
     }
-    return wid, [StrategyPlan(user, alert, "5m", 1000), StrategyPlan(user, reader, "5m", 1000)]
+    return wid, [StrategyPlan(user, alert, "5m", None), StrategyPlan(user, reader, "5m", 1000)]
 
 
 def redeploy_with_new_graph(api: Api, token: str, strategy_id: str, plan: StrategyPlan) -> None:
@@ -95,7 +95,9 @@ def redeploy_with_new_graph(api: Api, token: str, strategy_id: str, plan: Strate
         if node["type"] == "ORCHESTRATOR":
             node["config"]["max_positions"] = int(node["config"].get("max_positions", 5)) + 2
     api.call("PATCH", f"/strategies/{strategy_id}", token, {"node_graph": graph})
-    deploy = {"paper_bankroll_usd": plan.bankroll, "frequency": plan.frequency, "auto_start": True}
+    deploy: dict[str, Any] = {"frequency": plan.frequency, "auto_start": True}
+    if plan.bankroll is not None:
+        deploy["paper_bankroll_usd"] = plan.bankroll
     api.call("POST", f"/strategies/{strategy_id}/deploy", token, deploy)
 
 
