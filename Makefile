@@ -45,7 +45,7 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
-$(WEB_DIST): web/node_modules/.installed $(WEB_SOURCES) template.yaml | $(VENV)/.installed
+$(WEB_DIST): web/node_modules/.installed $(WEB_SOURCES) template.yaml local/web_routes.py | $(VENV)/.installed
 	cd web && npm run build
 	$(PY) -m local.web_routes > functions/web_static/dist/api-routes.json
 	touch $@

@@ -12,7 +12,14 @@ from local.gateway import routes_from_template
 
 
 def route_keys() -> list[str]:
-    return sorted({route.route_key for route in routes_from_template() if route.authorizer is not None})
+    # `$default` (the control API's catch-all, for its single Lambda permission) is no route the app calls
+    return sorted(
+        {
+            route.route_key
+            for route in routes_from_template()
+            if route.authorizer is not None and route.route_key != "$default"
+        }
+    )
 
 
 def main() -> int:

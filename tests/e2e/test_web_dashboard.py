@@ -256,15 +256,31 @@ def test_a_phone_viewport_never_scrolls_sideways(page: Any, stack: LocalStack) -
 def test_routes_this_server_lacks_show_not_available_and_an_expired_token_leads_to_sign_in(
     page: Any, stack: LocalStack
 ) -> None:
-    # Given a signed-in user on the overview (its account routes come with a later issue)
+    # Given a signed-in user on the overview of this server, which has the account routes
     user = f"overview-{uuid.uuid4().hex[:6]}"
     page.goto(f"{stack.api_url}/app/overview#access_token={stack.token(user)}")
     page.get_by_role("heading", name="Overview").wait_for()
+    # Then the account view and the kill switch's state are shown
+    page.get_by_role("heading", name="paper").wait_for()
+    page.get_by_text("Off", exact=True).wait_for()
+    assert page.get_by_text("not available on this server").count() == 0
+    shot(page, "overview")
 
+    # Given a server whose runtime config lists no account routes (an older API behind the same app)
+    def without_account_routes(route: Any) -> None:
+        config = json.loads(route.fetch().text())
+        account = ("/portfolio", "/risk-limits")
+        config["routes"] = [key for key in config["routes"] if not key.split(" ")[-1].startswith(account)]
+        route.fulfill(json=config)
+
+    page.route("**/app/config.json", without_account_routes)
+    page.reload()  # the app reads its runtime config once, at load
+    page.get_by_role("heading", name="Overview").wait_for()
     # Then each missing section says so, without an error
     page.get_by_text("The account view: not available on this server.").wait_for()
     assert page.get_by_role("alert").count() == 0
-    shot(page, "overview")
+    shot(page, "overview-older-server")
+    page.unroute("**/app/config.json")
 
     # When a token that has run out is used
     page.goto(f"{stack.api_url}/app#access_token={stack.token(user, hours=0.0001)}")

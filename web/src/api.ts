@@ -29,7 +29,7 @@ export function configureApi(
   tokenOf = token;
   onUnauthorized = unauthorized;
   routes = routeKeys
-    ? routeKeys.map((key) => {
+    ? routeKeys.filter((key) => key.includes(" ")).map((key) => {
         const [method, path] = key.split(" ", 2);
         const source = path
           .split("/")

@@ -76,11 +76,17 @@ function Account() {
 }
 
 function KillSwitch() {
-  const state = useLoad(() => api<Json>("GET", "/kill-switch"), []);
+  // the kill switch's state is part of GET /risk-limits (`kill_switch`: null when off)
+  const settings = useLoad(() => api<Json>("GET", "/risk-limits"), []);
+  const state = {
+    data: settings.data ? ((settings.data.kill_switch as Json | null) ?? {}) : null,
+    error: settings.error,
+    reload: settings.reload,
+  };
   const [pending, setPending] = useState<"halt" | "exits_only" | "release" | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const active = pick<string>(state.data, "mode");
-  const on = state.data ? !!(pick(state.data, "active", "enabled") ?? active) : false;
+  const on = state.data ? !!active : false;
   const confirm = async () => {
     const action = pending;
     setPending(null);
