@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -105,10 +103,15 @@ class SigningKeys:
             )
         self.secret_id = secret_id
         self.max_age = max_age
+        # imported here, not at module level: only the control API pages, every handler imports storage
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
         # Powertools caches by name only (not VersionStage): one provider, so one cache, per stage
         self._providers = {stage: SecretsProvider(boto3_client=client) for stage in STAGES}
 
     def _fetch(self, stage: str, *, force: bool) -> str | None:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
         try:
             value = self._providers[stage].get(
                 self.secret_id, max_age=self.max_age, force_fetch=force, VersionStage=stage
