@@ -216,7 +216,7 @@ def run(markets: int = 300, days: int = 30, baseline_slots: int = 72) -> dict[st
                 "TRADES_TABLE": names.table("TradesTable"),
                 "PORTFOLIOS_TABLE": names.table("PortfoliosTable"),
                 "BACKTESTS_TABLE": names.table("BacktestsTable"),
-                "TOKEN_SIGNING_KEY": "bench-key",
+                "TOKEN_SIGNING_SECRET_ID": names.secrets["TokenSigningSecret"],
             }
         )
         reset_settings()

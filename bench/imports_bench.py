@@ -51,7 +51,7 @@ ENVIRONMENT = {
     "TRADES_TABLE": "bench-trades",
     "PORTFOLIOS_TABLE": "bench-portfolios",
     "IDEMPOTENCY_TABLE": "bench-idempotency",
-    "TOKEN_SIGNING_KEY": "bench",
+    "TOKEN_SIGNING_SECRET_ID": "bench-token-signing-secret",
 }
 
 

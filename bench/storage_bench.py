@@ -76,7 +76,7 @@ def run(total: int, due: int, cycles: int) -> dict[str, Any]:
             EXECUTIONS_TABLE=names.table("ExecutionLogsTable"),
             TRADES_TABLE=names.table("TradesTable"),
             PORTFOLIOS_TABLE=names.table("PortfoliosTable"),
-            TOKEN_SIGNING_KEY="bench",
+            TOKEN_SIGNING_SECRET_ID=names.secrets["TokenSigningSecret"],
         )
         clients = get_clients(settings)
         strategies, accounts, runs = (

@@ -114,7 +114,7 @@ def run(trades: int = 2000, strategies: int = 50, batch_size: int = 100) -> dict
             "EXECUTIONS_TABLE": names.table("ExecutionLogsTable"),
             "TRADES_TABLE": names.table("TradesTable"),
             "PORTFOLIOS_TABLE": names.table("PortfoliosTable"),
-            "TOKEN_SIGNING_KEY": "bench",
+            "TOKEN_SIGNING_SECRET_ID": names.secrets["TokenSigningSecret"],
         }
         saved = {k: os.environ.get(k) for k in tables}
         os.environ.update(tables)

@@ -54,6 +54,7 @@ class Names:
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic arn
     streams: dict[str, str] = field(default_factory=dict)  # table logical id -> stream arn
     keys: dict[str, str] = field(default_factory=dict)  # KMS key logical id -> key id
+    secrets: dict[str, str] = field(default_factory=dict)  # Secrets Manager secret logical id -> ARN
 
     def table(self, logical_id: str) -> str:
         return self.tables[logical_id]
@@ -77,6 +78,8 @@ def _resolve(value: Any, names: Names, params: dict[str, Any]) -> Any:
                 return names.tables[arg]
             if arg in names.keys:
                 return names.keys[arg]
+            if arg in names.secrets:
+                return names.secrets[arg]
             raise KeyError(f"cannot resolve Ref {arg}")
         if key == "Fn::GetAtt":
             logical, attr = arg
@@ -219,7 +222,37 @@ def create_resources(
     kms = session.client("kms", endpoint_url=endpoint_url)
     for logical in resources_of_type(template, "AWS::KMS::Key"):
         names.keys[logical] = ensure_key(kms, prefix, logical)
+    secretsmanager = session.client("secretsmanager", endpoint_url=endpoint_url)
+    for logical, res in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+        names.secrets[logical] = ensure_secret(secretsmanager, prefix, logical, res.get("Properties", {}))
     return names
+
+
+def ensure_secret(secretsmanager: Any, prefix: str, logical: str, props: dict[str, Any]) -> str:
+    """The ARN of the secret `<prefix>-<logical>`, created when it does not exist with the value its
+    GenerateSecretString asks for (as CloudFormation would), so a stack reusing a moto keeps its key."""
+    name = f"{prefix}-{logical}"
+    try:
+        return str(secretsmanager.describe_secret(SecretId=name)["ARN"])
+    except secretsmanager.exceptions.ResourceNotFoundException:
+        generate = props.get("GenerateSecretString", {})
+        options = {k: v for k, v in generate.items() if k in _PASSWORD_OPTIONS}
+        value = secretsmanager.get_random_password(**options)["RandomPassword"]
+        return str(secretsmanager.create_secret(Name=name, SecretString=value)["ARN"])
+
+
+_PASSWORD_OPTIONS = frozenset(
+    {
+        "PasswordLength",
+        "ExcludeCharacters",
+        "ExcludeNumbers",
+        "ExcludePunctuation",
+        "ExcludeUppercase",
+        "ExcludeLowercase",
+        "IncludeSpace",
+        "RequireEachIncludedType",
+    }
+)
 
 
 def ensure_key(kms: Any, prefix: str, logical: str) -> str:

@@ -19,7 +19,6 @@ import importlib
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -268,8 +267,7 @@ class LocalStack:
                 "KMS_ENDPOINT_URL": self.endpoint_url,
                 # local only: webhooks on this machine (http://127.0.0.1:...) may receive the alerts
                 "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
-                # a secret in Secrets Manager when deployed; one random key per local stack
-                "TOKEN_SIGNING_KEY": secrets.token_urlsafe(32),
+                "SECRETSMANAGER_ENDPOINT_URL": self.endpoint_url,
                 "POWERTOOLS_SERVICE_NAME": env.get("POWERTOOLS_SERVICE_NAME", self.config.prefix),
                 "POWERTOOLS_METRICS_NAMESPACE": env.get("POWERTOOLS_METRICS_NAMESPACE", "Autopilot"),
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
@@ -298,6 +296,10 @@ class LocalStack:
             from engine.storage.dynamo import reset_clients
 
             reset_clients()
+        with contextlib.suppress(ImportError):
+            from engine.storage.tokens import reset_signing_keys
+
+            reset_signing_keys()
         set_now_source(self.clock.now)
 
     def _restore_environment(self) -> None:

@@ -620,10 +620,25 @@ def _record(event: dict[str, Any], answer: dict[str, Any]) -> None:
     log("request answered", extra={"status": status, "outcome": outcome})
 
 
+_signing_key_ready = False
+
+
+def _require_signing_key() -> None:
+    """Refuse to start without the next_token signing key (DESIGN 4.1): the first invocation of an instance
+    reads it and raises, uncaught, when no secret is configured or it cannot be read. No derived fallback."""
+    global _signing_key_ready  # noqa: PLW0603 (once per instance, like a cold start)
+    if not _signing_key_ready:
+        from engine.storage.tokens import require_signing_key
+
+        require_signing_key()
+        _signing_key_ready = True
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _require_signing_key()
     idempotency.register_context(context)
     path_parameters = event.get("pathParameters") or {}
     logger.append_keys(caller=errors.caller_of(event), strategy_id=path_parameters.get("id"))

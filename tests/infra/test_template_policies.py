@@ -301,6 +301,7 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
                 "WatchlistsTable",
                 "BacktestsTable",
                 "BacktestQueue",
+                "TokenSigningSecret",
             },
         ),
         ("BacktestWorkerFunction", {"BacktestsTable", "BacktestQueue"}),
@@ -626,7 +627,7 @@ def test_function_environment_resolves_what_each_function_reads_to_local_names(
     assert env["STRATEGIES_TABLE"] == "local-StrategiesTable"
     assert env["POWERTOOLS_SERVICE_NAME"] == "local"
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Autopilot"
-    assert "TOKEN_SIGNING_KEY" not in env, "a secret only AWS resolves is left for the local stack to set"
+    assert "TOKEN_SIGNING_KEY" not in env, "the signing key is read at run time, never set in the environment"
     if function_id == "CronExecutorFunction":
         assert env["EXECUTION_QUEUE_URL"] == "http://127.0.0.1/queue/ExecutionQueue"
 
@@ -819,3 +820,38 @@ def test_empty_cors_origins_turn_cors_off_and_prod_refuses_a_localhost_origin() 
     assert {"http://localhost:3000", "http://127.0.0.1:3000"} <= refused
     prod_origins = next(p.split("=", 1)[1] for p in prod if p.startswith("CorsAllowOrigins="))
     assert prod_origins.strip("'\"") not in refused
+
+
+def test_the_signing_key_never_enters_a_function_environment_and_only_the_api_may_read_it() -> None:
+    # Given
+    secret_ids = set(resources_of_type(TEMPLATE, "AWS::SecretsManager::Secret"))
+    # When
+    shared = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    environments = {function_id: {**shared, **_environment(function_id)} for function_id in FUNCTIONS}
+    readers = {
+        function_id
+        for function_id in FUNCTIONS
+        for statement in _statements(_role_of(function_id))
+        if any(str(action).startswith("secretsmanager:") for action in _as_list(statement["Action"]))
+    }
+    api_grants = [
+        statement
+        for statement in _statements(_role_of("ControlApiFunction"))
+        if any(str(action).startswith("secretsmanager:") for action in _as_list(statement["Action"]))
+    ]
+    # Then: no value is a dynamic reference to a secret; the API gets the secret's ARN only
+    for function_id, env in environments.items():
+        assert "resolve:secretsmanager" not in repr(env), function_id
+        assert "TOKEN_SIGNING_KEY" not in env, function_id
+    assert secret_ids == {"TokenSigningSecret"}
+    assert environments["ControlApiFunction"]["TOKEN_SIGNING_SECRET_ID"] == {"Ref": "TokenSigningSecret"}
+    assert _props("TokenSigningSecret")["GenerateSecretString"]["PasswordLength"] >= 32
+    assert readers == {"ControlApiFunction"}
+    assert [(s["Action"], s["Resource"]) for s in api_grants] == [
+        ("secretsmanager:GetSecretValue", {"Ref": "TokenSigningSecret"})
+    ]
+
+
+def _environment(function_id: str) -> dict[str, Any]:
+    variables: dict[str, Any] = _props(function_id).get("Environment", {}).get("Variables", {})
+    return variables

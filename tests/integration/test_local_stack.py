@@ -103,7 +103,10 @@ def test_a_driven_minute_reaches_every_function_with_the_templates_environment(t
     assert env["POWERTOOLS_SERVICE_NAME"] == prefix
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Autopilot"
     assert env["DUE_SHARDS"] == "4"
-    assert len(env["TOKEN_SIGNING_KEY"]) >= 32
+    # the signing key stays in (local) Secrets Manager: the functions get the secret's ARN and the endpoint
+    assert "TOKEN_SIGNING_KEY" not in env
+    assert env["TOKEN_SIGNING_SECRET_ID"] == names.secrets["TokenSigningSecret"]
+    assert env["SECRETSMANAGER_ENDPOINT_URL"] == env["DYNAMODB_ENDPOINT_URL"]
     assert env["AWS_ACCESS_KEY_ID"] == "local"
     # and stopping gave the environment back and ended moto
     assert {k: os.environ.get(k) for k in before} == before

@@ -11,6 +11,7 @@ import boto3
 from moto import mock_aws
 
 from engine.settings import reset_settings
+from engine.storage.tokens import reset_signing_keys
 from local.infra import Names, create_resources
 
 
@@ -36,7 +37,7 @@ class AwsEnv:
             "WEBHOOK_QUEUE_URL": n.queues.get("WebhookQueue", ""),
             "USER_SETTINGS_TABLE": n.tables.get("UserSettingsTable", ""),
             "WEBHOOK_SECRETS_KEY_ID": n.keys.get("WebhookSecretsKey", ""),
-            "TOKEN_SIGNING_KEY": "test-signing-key",
+            "TOKEN_SIGNING_SECRET_ID": n.secrets.get("TokenSigningSecret", ""),
         }
 
 
@@ -50,6 +51,7 @@ def moto_stack(prefix: str = "test") -> Iterator[AwsEnv]:
         saved = {k: os.environ.get(k) for k in aws.env()}
         os.environ.update(aws.env())
         reset_settings()
+        reset_signing_keys()
         try:
             yield aws
         finally:
@@ -59,3 +61,4 @@ def moto_stack(prefix: str = "test") -> Iterator[AwsEnv]:
                 else:
                     os.environ[key] = value
             reset_settings()
+            reset_signing_keys()

@@ -46,7 +46,10 @@ class Settings(BaseModel):
     max_due_per_tick: int = Field(default=5000, ge=1, alias="MAX_DUE_PER_TICK")
     manual_run_deadline_seconds: float = Field(default=20.0, gt=0, le=25, alias="MANUAL_RUN_DEADLINE_SECONDS")
     manual_run_cooldown_seconds: int = Field(default=30, ge=0, le=86400, alias="MANUAL_RUN_COOLDOWN_SECONDS")
-    token_signing_key: str = Field(default="", alias="TOKEN_SIGNING_KEY")  # next_token HMAC key
+    # next_token HMAC key: the Secrets Manager secret's ARN or name, read at run time (never the key itself)
+    token_signing_secret_id: str = Field(default="", alias="TOKEN_SIGNING_SECRET_ID")
+    token_key_max_age: int = Field(default=300, ge=0, le=86400, alias="TOKEN_KEY_MAX_AGE_SECONDS")
+    secretsmanager_endpoint_url: str | None = Field(default=None, alias="SECRETSMANAGER_ENDPOINT_URL")
     dynamodb_endpoint_url: str | None = Field(default=None, alias="DYNAMODB_ENDPOINT_URL")
     sqs_endpoint_url: str | None = Field(default=None, alias="SQS_ENDPOINT_URL")
     sns_endpoint_url: str | None = Field(default=None, alias="SNS_ENDPOINT_URL")

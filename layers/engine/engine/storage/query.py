@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from engine.errors import InvalidNextToken, StorageError
 from engine.settings import Settings
 from engine.storage.dynamo import map_error, to_value
-from engine.storage.tokens import decode_next_token, encode_next_token, scoped_key_matches, signing_key
+from engine.storage.tokens import encode_next_token, scoped_key_matches, signing_keys, verify_next_token
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
 BATCH_ATTEMPTS = 8
@@ -180,10 +180,10 @@ def signed_page_query(
     """`page_query` behind an opaque next_token: signed for `scope` (the caller and the list) and bound to
     the partition it pages (`bound` = (key attribute, value)), so a token cannot be replayed on another
     user's or strategy's list. Raises InvalidNextToken for a malformed, tampered or foreign token."""
-    key = signing_key(settings)
+    keys = signing_keys(settings)
     start = None
     if next_token is not None:
-        start = decode_next_token(next_token, scope=scope, key=key)
+        start = verify_next_token(next_token, scope=scope, keys=keys)
         attribute, value = bound
         if not scoped_key_matches(start, attribute, value):
             raise InvalidNextToken("next_token is not valid for this list")
@@ -197,4 +197,4 @@ def signed_page_query(
         what=what,
         max_bytes=PAGE_BYTES,
     )
-    return items, encode_next_token(last, scope=scope, key=key) if last else None
+    return items, encode_next_token(last, scope=scope, key=keys.current()) if last else None
