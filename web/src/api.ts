@@ -29,7 +29,10 @@ export function configureApi(
   tokenOf = token;
   onUnauthorized = unauthorized;
   routes = routeKeys
-    ? routeKeys.map((key) => {
+    ? routeKeys
+        // "METHOD /path" keys only: the `$default` catch-all names no route of its own
+        .filter((key) => key.includes(" "))
+        .map((key) => {
         const [method, path] = key.split(" ", 2);
         const source = path
           .split("/")

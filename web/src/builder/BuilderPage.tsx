@@ -1,0 +1,397 @@
+// The visual strategy builder (issue 17), loaded lazily: a palette from GET /node-types, a React Flow canvas
+// over the contract's graph, a form per node from its config_schema, live POST /strategies/validate, and save
+// (POST /strategies, or PATCH with If-Match). Nodes and edges keep every key they came with.
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import {
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  applyEdgeChanges,
+  applyNodeChanges,
+  type Connection,
+  type Edge,
+  type EdgeChange,
+  type Node,
+  type NodeChange,
+  type NodeProps,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import "./builder.css";
+import { ApiError, api } from "../api";
+import { Link } from "../router";
+import { ConfigForm } from "./ConfigForm";
+import { summary, type NodeType } from "./schema";
+
+type Json = Record<string, unknown>;
+interface GraphNode extends Json {
+  id: string;
+  type: string;
+  config?: Json;
+  position?: { x: number; y: number };
+}
+interface GraphEdge extends Json {
+  source: string;
+  target: string;
+  targetHandle?: string;
+}
+interface Problem {
+  node_id: string | null;
+  loc: (string | number)[];
+  code: string;
+  message: string;
+  level: "error" | "warning";
+}
+interface Validation {
+  valid: boolean;
+  deployable: boolean;
+  errors: Problem[];
+}
+interface NodeData extends Record<string, unknown> {
+  raw: GraphNode;
+  spec?: NodeType;
+  problems: Problem[];
+}
+type FlowNode = Node<NodeData, "strategy">;
+
+export default function BuilderPage({ strategyId }: { strategyId?: string }) {
+  return (
+    <ReactFlowProvider>
+      <Builder strategyId={strategyId} />
+    </ReactFlowProvider>
+  );
+}
+
+function StrategyNode({ data, selected }: NodeProps<FlowNode>) {
+  const { raw, spec, problems } = data;
+  const errors = problems.filter((p) => p.level === "error");
+  const handles = spec?.handles ?? ["include"];
+  const takesInput = spec ? spec.inputs.max !== 0 : true;
+  const givesOutput = spec ? spec.category !== "sink" : true;
+  return (
+    <div className={`flow-node${selected ? " selected" : ""}${errors.length ? " has-errors" : ""}`} data-node-id={raw.id}>
+      {takesInput
+        ? handles.map((handle, i) => (
+            <Handle
+              key={handle}
+              id={handle}
+              type="target"
+              position={Position.Left}
+              style={{ top: `${((i + 1) * 100) / (handles.length + 1)}%` }}
+              title={handle}
+            />
+          ))
+        : null}
+      <div className="flow-node-head">
+        <code>{raw.id}</code> <span className="muted">{raw.type}</span>
+      </div>
+      <div className="flow-node-summary">{summary(raw.config ?? {}, spec?.config_schema) || "(defaults)"}</div>
+      {problems.length ? (
+        <ul className="flow-node-problems">
+          {problems.map((p, i) => (
+            <li key={i} className={p.level}>
+              {p.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {givesOutput ? <Handle type="source" position={Position.Right} /> : null}
+    </div>
+  );
+}
+
+const nodeTypes = { strategy: StrategyNode };
+
+function toFlowEdge(raw: GraphEdge, index: number): Edge {
+  return {
+    id: `e${index}-${raw.source}-${raw.target}-${raw.targetHandle ?? ""}`,
+    source: raw.source,
+    target: raw.target,
+    targetHandle: raw.targetHandle ?? null,
+    data: { raw },
+  };
+}
+
+/** Whether adding source -> target would close a cycle: can target already reach source? */
+function reaches(edges: Edge[], from: string, to: string): boolean {
+  const seen = new Set<string>();
+  const stack = [from];
+  while (stack.length) {
+    const at = stack.pop() as string;
+    if (at === to) return true;
+    if (seen.has(at)) continue;
+    seen.add(at);
+    for (const e of edges) if (e.source === at) stack.push(e.target);
+  }
+  return false;
+}
+
+function Builder({ strategyId }: { strategyId?: string }) {
+  const [catalogue, setCatalogue] = useState<NodeType[] | null>(null);
+  const [nodes, setNodes] = useState<FlowNode[]>([]);
+  const [edges, setEdges] = useState<Edge[]>([]);
+  const [graphRest, setGraphRest] = useState<Json>({});
+  const [name, setName] = useState("");
+  const [version, setVersion] = useState<number | null>(null);
+  const [savedId, setSavedId] = useState<string | undefined>(strategyId);
+  const [validation, setValidation] = useState<Validation | null>(null);
+  const [problem, setProblem] = useState("");
+  const [notice, setNotice] = useState("");
+  const [saving, setSaving] = useState(false);
+  const [loaded, setLoaded] = useState(!strategyId);
+  const counter = useRef(0);
+
+  const specs = useMemo(() => new Map((catalogue ?? []).map((t) => [t.type, t])), [catalogue]);
+
+  useEffect(() => {
+    api<{ items: NodeType[] }>("GET", "/node-types")
+      .then((answer) => setCatalogue(answer.items))
+      .catch((err: Error) => setProblem(`The node catalogue could not load: ${err.message}`));
+  }, []);
+
+  useEffect(() => {
+    if (!strategyId) return;
+    api<{ strategy_name: string; version: number; node_graph: Json }>("GET", `/strategies/${encodeURIComponent(strategyId)}`)
+      .then((strategy) => {
+        const { nodes: rawNodes, edges: rawEdges, ...rest } = strategy.node_graph as { nodes: GraphNode[]; edges?: GraphEdge[] };
+        setName(strategy.strategy_name);
+        setVersion(strategy.version);
+        setGraphRest(rest);
+        setNodes(
+          rawNodes.map((raw, i) => ({
+            id: raw.id,
+            type: "strategy",
+            position: raw.position ?? { x: 40 + (i % 5) * 260, y: 60 + Math.floor(i / 5) * 180 },
+            data: { raw, problems: [] },
+          })),
+        );
+        setEdges((rawEdges ?? []).map(toFlowEdge));
+        setLoaded(true);
+      })
+      .catch((err: Error) => setProblem(`The strategy could not load: ${err.message}`));
+  }, [strategyId]);
+
+  const graph = useMemo(
+    () => ({
+      ...graphRest,
+      nodes: nodes.map((n) => n.data.raw),
+      edges: edges.map((e) => (e.data as { raw: GraphEdge }).raw),
+    }),
+    [graphRest, nodes, edges],
+  );
+
+  // live validation, debounced
+  useEffect(() => {
+    if (!loaded) return undefined;
+    const timer = window.setTimeout(() => {
+      api<Validation>("POST", "/strategies/validate", { node_graph: graph })
+        .then(setValidation)
+        .catch((err: Error) => setProblem(err.message));
+    }, 300);
+    return () => window.clearTimeout(timer);
+  }, [graph, loaded]);
+
+  const problemsOf = useCallback(
+    (id: string) => (validation?.errors ?? []).filter((p) => p.node_id === id),
+    [validation],
+  );
+
+  const shown = useMemo(
+    () => nodes.map((n) => ({ ...n, data: { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id) } })),
+    [nodes, specs, problemsOf],
+  );
+
+  const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
+    setNodes((current) => {
+      const next = applyNodeChanges(changes, current);
+      const moved = new Set(changes.filter((c) => c.type === "position" && c.position).map((c) => (c as { id: string }).id));
+      const removed = new Set(changes.filter((c) => c.type === "remove").map((c) => c.id));
+      if (removed.size) setEdges((es) => es.filter((e) => !removed.has(e.source) && !removed.has(e.target)));
+      return moved.size
+        ? next.map((n) => (moved.has(n.id) ? { ...n, data: { ...n.data, raw: { ...n.data.raw, position: { x: Math.round(n.position.x), y: Math.round(n.position.y) } } } } : n))
+        : next;
+    });
+  }, []);
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => setEdges((current) => applyEdgeChanges(changes, current)), []);
+
+  const isValidConnection = useCallback(
+    (connection: Connection | Edge) => {
+      const { source, target } = connection;
+      if (!source || !target || source === target) return false;
+      if (reaches(edges, target, source)) return false; // would close a cycle
+      const targetNode = nodes.find((n) => n.id === target);
+      const max = targetNode ? specs.get(targetNode.data.raw.type)?.inputs.max : undefined;
+      const incoming = edges.filter((e) => e.target === target).length;
+      if (max !== undefined && max !== null && incoming >= max) return false;
+      return !edges.some((e) => e.source === source && e.target === target && (e.targetHandle ?? null) === (connection.targetHandle ?? null));
+    },
+    [edges, nodes, specs],
+  );
+
+  const onConnect = useCallback(
+    (connection: Connection) => {
+      if (!isValidConnection(connection)) return;
+      const targetNode = nodes.find((n) => n.id === connection.target);
+      const handles = targetNode ? specs.get(targetNode.data.raw.type)?.handles ?? [] : [];
+      const raw: GraphEdge = { source: connection.source, target: connection.target };
+      if (connection.targetHandle && connection.targetHandle !== handles[0]) raw.targetHandle = connection.targetHandle;
+      setEdges((current) => [...current, toFlowEdge(raw, current.length + Date.now())]);
+    },
+    [isValidConnection, nodes, specs],
+  );
+
+  const addNode = (spec: NodeType) => {
+    const taken = new Set(nodes.map((n) => n.id));
+    const base = spec.type.toLowerCase();
+    let id = base;
+    while (taken.has(id)) id = `${base}_${++counter.current}`;
+    const position = { x: 30 + nodes.length * 250, y: 80 + (nodes.length % 2) * 60 };
+    const raw: GraphNode = { id, type: spec.type, config: {}, position };
+    setNodes((current) => [
+      ...current.map((n) => ({ ...n, selected: false })),
+      { id, type: "strategy", position, selected: true, data: { raw, problems: [] } },
+    ]);
+  };
+
+  const selected = nodes.find((n) => n.selected);
+  const selectedSpec = selected ? specs.get(selected.data.raw.type) : undefined;
+  const fieldErrors = useMemo(() => {
+    const out: Record<string, string> = {};
+    if (!selected) return out;
+    for (const p of problemsOf(selected.id)) {
+      const at = p.loc.indexOf("config");
+      const key = at >= 0 ? p.loc[at + 1] : undefined;
+      if (typeof key === "string" && !out[key]) out[key] = p.message;
+    }
+    return out;
+  }, [selected, problemsOf]);
+
+  const setConfig = (id: string, config: Json) =>
+    setNodes((current) => current.map((n) => (n.id === id ? { ...n, data: { ...n.data, raw: { ...n.data.raw, config } } } : n)));
+
+  const save = async () => {
+    setProblem("");
+    setNotice("");
+    setSaving(true);
+    try {
+      if (savedId) {
+        const headers: Record<string, string> = version !== null ? { "if-match": `"${version}"` } : {};
+        const updated = await api<{ version: number }>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graph }, headers);
+        setVersion(updated.version);
+        setNotice(`Saved: version ${updated.version}.`);
+      } else {
+        const created = await api<{ strategy_id: string; version: number }>("POST", "/strategies", { strategy_name: name, node_graph: graph });
+        setSavedId(created.strategy_id);
+        setVersion(created.version);
+        setNotice("Saved: the strategy is created.");
+        history.replaceState(null, "", `/app/strategies/${encodeURIComponent(created.strategy_id)}/edit`);
+      }
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 412) {
+        setProblem("This strategy was changed elsewhere since it was opened: nothing was overwritten. Reload to see the current graph.");
+      } else {
+        setProblem((err as Error).message);
+      }
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const errorCount = (validation?.errors ?? []).filter((p) => p.level === "error").length;
+  const canSave = Boolean(validation?.valid) && name.trim() !== "" && !saving && nodes.length > 0;
+  const graphProblems = (validation?.errors ?? []).filter((p) => !p.node_id);
+  const byCategory = useMemo(() => {
+    const groups = new Map<string, NodeType[]>();
+    for (const t of catalogue ?? []) groups.set(t.category, [...(groups.get(t.category) ?? []), t]);
+    return [...groups.entries()];
+  }, [catalogue]);
+
+  return (
+    <main className="builder">
+      <div className="builder-bar">
+        <h1>{savedId ? "Edit strategy" : "New strategy"}</h1>
+        <label>
+          Strategy name <input value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <span className={`validity ${validation?.valid ? "ok" : "bad"}`} aria-live="polite">
+          {validation === null ? "Checking…" : validation.valid ? (validation.deployable ? "Valid, deployable" : "Valid (not deployable yet)") : `${errorCount} error${errorCount === 1 ? "" : "s"}`}
+        </span>
+        <button type="button" className="primary" disabled={!canSave} onClick={() => void save()}>
+          {saving ? "Saving…" : "Save"}
+        </button>
+        {savedId ? <Link href={`/app/strategies/${encodeURIComponent(savedId)}`}>Open strategy</Link> : null}
+      </div>
+      {problem ? (
+        <p className="error" role="alert">
+          {problem}
+        </p>
+      ) : null}
+      {notice ? <p className="notice" role="status">{notice}</p> : null}
+      {graphProblems.length ? (
+        <ul className="graph-problems">
+          {graphProblems.map((p, i) => (
+            <li key={i} className={p.level}>
+              {p.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <div className="builder-body">
+        <aside className="palette" aria-label="Node palette">
+          {catalogue === null ? <p>Loading node types…</p> : null}
+          {byCategory.map(([category, types]) => (
+            <section key={category}>
+              <h2>{category}</h2>
+              {types.map((t) => (
+                <button key={t.type} type="button" className="palette-item" title={t.description} onClick={() => addNode(t)} aria-label={`Add ${t.title}`}>
+                  <strong>{t.title}</strong>
+                  <small>{t.description}</small>
+                </button>
+              ))}
+            </section>
+          ))}
+        </aside>
+        <div className="canvas">
+          <ReactFlow
+            nodes={shown}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            isValidConnection={isValidConnection}
+            deleteKeyCode={["Delete", "Backspace"]}
+            fitView={Boolean(strategyId)}
+            proOptions={{ hideAttribution: true }}
+          >
+            <Background />
+            <Controls />
+            <MiniMap pannable zoomable />
+          </ReactFlow>
+        </div>
+        <aside className="inspector" aria-label="Node settings">
+          {selected && selectedSpec ? (
+            <>
+              <h2>
+                <code>{selected.id}</code> {selectedSpec.title}
+              </h2>
+              <p className="muted">{selectedSpec.description}</p>
+              <ConfigForm
+                key={selected.id}
+                schema={selectedSpec.config_schema}
+                config={selected.data.raw.config ?? {}}
+                errors={fieldErrors}
+                onChange={(config) => setConfig(selected.id, config)}
+              />
+            </>
+          ) : (
+            <p className="muted">Select a node to edit its settings.</p>
+          )}
+        </aside>
+      </div>
+    </main>
+  );
+}
