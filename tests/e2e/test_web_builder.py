@@ -68,6 +68,10 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     assert "Outcome: YES" in summary and "Max Positions: 5" in summary
     page.get_by_role("button", name="Save").click()
     page.get_by_text("Saved: the strategy is created.").wait_for()
+    with page.expect_response(lambda r: r.url.endswith("/strategies/preview")) as answered:
+        page.get_by_role("button", name="Preview").click()
+    preview = answered.value.json()
+    page.get_by_text("Preview: ").wait_for()
     shot(page, "builder")
 
     # Then the API has the strategy with DESIGN 5's node types, configs and edges
@@ -76,3 +80,11 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     saved = call(stack, "GET", f"/strategies/{sid}", user)["node_graph"]
     assert by_type(saved) == by_type(EXAMPLE["node_graph"])
     assert all(set(n["position"]) == {"x", "y"} for n in saved["nodes"]), "the builder keeps positions"
+
+    # And each node shows the preview's counts, and the exported JSON is the saved graph
+    for counted in preview["nodes"]:
+        node = page.locator(f'.react-flow__node[data-id="{counted["node_id"]}"] .flow-node-counts')
+        assert node.inner_text() == f"received {counted['received']} · kept {counted['kept']}"
+    assert preview["nodes"][0]["received"] > 0, "the recorded markets reach the source"
+    page.get_by_role("button", name="JSON…").click()
+    assert json.loads(page.get_by_label("Graph JSON", exact=False).input_value()) == saved

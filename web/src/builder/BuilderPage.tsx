@@ -54,6 +54,12 @@ interface NodeData extends Record<string, unknown> {
   raw: GraphNode;
   spec?: NodeType;
   problems: Problem[];
+  counts?: { received: number; kept: number };
+}
+interface Preview {
+  nodes: { node_id: string; type: string; received: number; kept: number; duration_ms: number }[];
+  orders: Json[];
+  warnings: string[];
 }
 type FlowNode = Node<NodeData, "strategy">;
 
@@ -66,7 +72,7 @@ export default function BuilderPage({ strategyId }: { strategyId?: string }) {
 }
 
 function StrategyNode({ data, selected }: NodeProps<FlowNode>) {
-  const { raw, spec, problems } = data;
+  const { raw, spec, problems, counts } = data;
   const errors = problems.filter((p) => p.level === "error");
   const handles = spec?.handles ?? ["include"];
   const takesInput = spec ? spec.inputs.max !== 0 : true;
@@ -89,6 +95,11 @@ function StrategyNode({ data, selected }: NodeProps<FlowNode>) {
         <code>{raw.id}</code> <span className="muted">{raw.type}</span>
       </div>
       <div className="flow-node-summary">{summary(raw.config ?? {}, spec?.config_schema) || "(defaults)"}</div>
+      {counts ? (
+        <div className="flow-node-counts">
+          received {counts.received} · kept {counts.kept}
+        </div>
+      ) : null}
       {problems.length ? (
         <ul className="flow-node-problems">
           {problems.map((p, i) => (
@@ -143,6 +154,9 @@ function Builder({ strategyId }: { strategyId?: string }) {
   const [saving, setSaving] = useState(false);
   const [loaded, setLoaded] = useState(!strategyId);
   const counter = useRef(0);
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [previewing, setPreviewing] = useState(false);
+  const [jsonText, setJsonText] = useState<string | null>(null);
 
   const specs = useMemo(() => new Map((catalogue ?? []).map((t) => [t.type, t])), [catalogue]);
 
@@ -199,10 +213,10 @@ function Builder({ strategyId }: { strategyId?: string }) {
     [validation],
   );
 
-  const shown = useMemo(
-    () => nodes.map((n) => ({ ...n, data: { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id) } })),
-    [nodes, specs, problemsOf],
-  );
+  const shown = useMemo(() => {
+    const counts = new Map((preview?.nodes ?? []).map((p) => [p.node_id, { received: p.received, kept: p.kept }]));
+    return nodes.map((n) => ({ ...n, data: { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id), counts: counts.get(n.id) } }));
+  }, [nodes, specs, problemsOf, preview]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
     setNodes((current) => {
@@ -248,7 +262,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
     const base = spec.type.toLowerCase();
     let id = base;
     while (taken.has(id)) id = `${base}_${++counter.current}`;
-    const position = { x: 30 + nodes.length * 250, y: 80 + (nodes.length % 2) * 60 };
+    const position = { x: 30 + nodes.length * 230, y: 80 + (nodes.length % 2) * 60 };
     const raw: GraphNode = { id, type: spec.type, config: {}, position };
     setNodes((current) => [
       ...current.map((n) => ({ ...n, selected: false })),
@@ -271,6 +285,48 @@ function Builder({ strategyId }: { strategyId?: string }) {
 
   const setConfig = (id: string, config: Json) =>
     setNodes((current) => current.map((n) => (n.id === id ? { ...n, data: { ...n.data, raw: { ...n.data.raw, config } } } : n)));
+
+  // the graph loaded from JSON text (import), every key kept as given
+  const load = (text: string) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      setProblem("The graph JSON is not valid JSON.");
+      return;
+    }
+    const graphIn = (parsed as Json)?.node_graph ?? parsed;
+    if (typeof graphIn !== "object" || graphIn === null || !Array.isArray((graphIn as Json).nodes)) {
+      setProblem("The graph JSON needs a `nodes` list (a node_graph, or a strategy with one).");
+      return;
+    }
+    const { nodes: rawNodes, edges: rawEdges, ...rest } = graphIn as { nodes: GraphNode[]; edges?: GraphEdge[] };
+    setProblem("");
+    setGraphRest(rest);
+    setPreview(null);
+    setNodes(
+      rawNodes.map((raw, i) => ({
+        id: raw.id,
+        type: "strategy",
+        position: raw.position ?? { x: 40 + (i % 5) * 260, y: 60 + Math.floor(i / 5) * 180 },
+        data: { raw, problems: [] },
+      })),
+    );
+    setEdges((rawEdges ?? []).map(toFlowEdge));
+    setJsonText(null);
+  };
+
+  const runPreview = async () => {
+    setProblem("");
+    setPreviewing(true);
+    try {
+      setPreview(await api<Preview>("POST", "/strategies/preview", { node_graph: graph }));
+    } catch (err) {
+      setProblem((err as Error).message);
+    } finally {
+      setPreviewing(false);
+    }
+  };
 
   const save = async () => {
     setProblem("");
@@ -322,6 +378,12 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <button type="button" className="primary" disabled={!canSave} onClick={() => void save()}>
           {saving ? "Saving…" : "Save"}
         </button>
+        <button type="button" disabled={!validation?.valid || previewing} onClick={() => void runPreview()}>
+          {previewing ? "Previewing…" : "Preview"}
+        </button>
+        <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graph, null, 2) : null)}>
+          {jsonText === null ? "JSON…" : "Close JSON"}
+        </button>
         {savedId ? <Link href={`/app/strategies/${encodeURIComponent(savedId)}`}>Open strategy</Link> : null}
       </div>
       {problem ? (
@@ -330,6 +392,33 @@ function Builder({ strategyId }: { strategyId?: string }) {
         </p>
       ) : null}
       {notice ? <p className="notice" role="status">{notice}</p> : null}
+      {jsonText !== null ? (
+        <div className="graph-json">
+          <label htmlFor="graph-json">Graph JSON (copy to export; paste and load to import)</label>
+          <textarea id="graph-json" rows={10} spellCheck={false} value={jsonText} onChange={(e) => setJsonText(e.target.value)} />
+          <button type="button" onClick={() => load(jsonText)}>
+            Load this JSON
+          </button>
+        </div>
+      ) : null}
+      {preview ? (
+        <section className="preview-summary" aria-label="Preview">
+          <p role="status">
+            Preview: {preview.orders.length} order{preview.orders.length === 1 ? "" : "s"} the strategy would place now
+            {preview.warnings.length ? ` · ${preview.warnings.join(" · ")}` : ""}
+          </p>
+          {preview.orders.length ? (
+            <ol className="preview-orders">
+              {preview.orders.slice(0, 10).map((o, i) => (
+                <li key={i}>
+                  {String(o.side)} {String(o.outcome_label)} · {String(o.question)}
+                  {typeof o.usd === "number" ? ` · $${o.usd.toFixed(2)}` : ""}
+                </li>
+              ))}
+            </ol>
+          ) : null}
+        </section>
+      ) : null}
       {graphProblems.length ? (
         <ul className="graph-problems">
           {graphProblems.map((p, i) => (
