@@ -88,3 +88,62 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     assert preview["nodes"][0]["received"] > 0, "the recorded markets reach the source"
     page.get_by_role("button", name="JSON…").click()
     assert json.loads(page.get_by_label("Graph JSON", exact=False).input_value()) == saved
+
+
+def test_an_existing_graph_refuses_a_cycle_blocks_a_bad_value_shows_a_412_and_keeps_every_other_key(
+    page: Any, stack: LocalStack
+) -> None:
+    # Given a saved strategy whose nodes and edges carry positions and keys of their own
+    user = f"edit-{uuid.uuid4().hex[:6]}"
+    graph = json.loads(json.dumps(EXAMPLE["node_graph"]))
+    for i, node in enumerate(graph["nodes"]):
+        node["position"] = {"x": i * 260, "y": 40 * i}
+        node["label"] = f"Step {i + 1}"
+        node["x_note"] = {"kept": [1, 2, {"deep": True}]}
+    graph["edges"][0]["x_style"] = "dashed"
+    created = call(stack, "POST", "/strategies", user, {**EXAMPLE, "node_graph": graph})
+    sid = created["strategy_id"]
+    page.goto(f"{stack.api_url}/app/strategies/{sid}/edit#access_token={stack.token(user)}")
+    page.get_by_text("Valid, deployable").wait_for()
+    edges = page.locator(".react-flow__edge")
+    assert edges.count() == 2
+
+    # When a second filter is added after the first, a cycle back is refused, then the node deleted by key
+    page.get_by_label("Node palette").get_by_role("button", name="Add Filter").click()
+    drag_edge(page, "flt", "filter")
+    assert edges.count() == 3
+    drag_edge(page, "filter", "flt")
+    assert edges.count() == 3, "a connection closing a cycle is refused"
+    page.locator('.react-flow__node[data-id="filter"]').click()
+    page.keyboard.press("Delete")
+    page.locator('.react-flow__node[data-id="filter"]').wait_for(state="detached")
+    assert edges.count() == 2
+
+    # And a value out of range shows its error on the node and the field, and blocks save
+    page.locator('.react-flow__node[data-id="src"]').click()
+    form = page.get_by_label("Node settings")
+    form.get_by_label("Limit", exact=True).fill("5000")
+    page.locator('.react-flow__node[data-id="src"] .flow-node-problems').wait_for()
+    form.locator(".field.invalid", has=page.get_by_label("Limit", exact=True)).wait_for()
+    assert page.get_by_role("button", name="Save").is_disabled()
+    shot(page, "builder-invalid")
+    form.get_by_label("Limit", exact=True).fill("150")
+    page.get_by_text("Valid, deployable").wait_for()
+
+    # And a save over an edit made elsewhere is refused and shown, the other edit kept
+    call(stack, "PATCH", f"/strategies/{sid}", user, {"strategy_description": "edited elsewhere"})
+    page.console.expected.append(f"/strategies/{sid}")  # the browser reports the refused PATCH
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("changed elsewhere since it was opened").wait_for()
+    assert call(stack, "GET", f"/strategies/{sid}", user)["node_graph"] == graph
+
+    # Then, reopened and saved, the graph is the next version with only that value changed
+    page.reload()
+    page.get_by_text("Valid, deployable").wait_for()
+    page.locator('.react-flow__node[data-id="src"]').click()
+    form.get_by_label("Limit", exact=True).fill("150")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved: version").wait_for()
+    saved = call(stack, "GET", f"/strategies/{sid}", user)
+    graph["nodes"][0]["config"]["limit"] = 150
+    assert saved["node_graph"] == graph and saved["graph_version"] == created["graph_version"] + 1

@@ -12,6 +12,7 @@ import {
   ReactFlowProvider,
   applyEdgeChanges,
   applyNodeChanges,
+  useReactFlow,
   type Connection,
   type Edge,
   type EdgeChange,
@@ -154,6 +155,8 @@ function Builder({ strategyId }: { strategyId?: string }) {
   const [saving, setSaving] = useState(false);
   const [loaded, setLoaded] = useState(!strategyId);
   const counter = useRef(0);
+  const canvasRef = useRef<HTMLDivElement>(null);
+  const { screenToFlowPosition } = useReactFlow();
   const [preview, setPreview] = useState<Preview | null>(null);
   const [previewing, setPreviewing] = useState(false);
   const [jsonText, setJsonText] = useState<string | null>(null);
@@ -262,7 +265,11 @@ function Builder({ strategyId }: { strategyId?: string }) {
     const base = spec.type.toLowerCase();
     let id = base;
     while (taken.has(id)) id = `${base}_${++counter.current}`;
-    const position = { x: 30 + nodes.length * 230, y: 80 + (nodes.length % 2) * 60 };
+    // in view: from the canvas's top left, three to a row
+    const box = canvasRef.current?.getBoundingClientRect();
+    const origin = screenToFlowPosition({ x: (box?.left ?? 0) + 30, y: (box?.top ?? 0) + 80 });
+    const k = nodes.length;
+    const position = { x: Math.round(origin.x + (k % 3) * 230), y: Math.round(origin.y + (k % 3) * 60 + Math.floor(k / 3) * 170) };
     const raw: GraphNode = { id, type: spec.type, config: {}, position };
     setNodes((current) => [
       ...current.map((n) => ({ ...n, selected: false })),
@@ -443,7 +450,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
             </section>
           ))}
         </aside>
-        <div className="canvas">
+        <div className="canvas" ref={canvasRef}>
           <ReactFlow
             nodes={shown}
             edges={edges}
