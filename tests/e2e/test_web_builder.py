@@ -17,12 +17,18 @@ __all__ = ["browser", "page", "pytestmark", "stack"]  # the dashboard tests' fix
 
 def drag_edge(page: Any, source: str, target: str) -> None:
     """Press on the source node's output handle, move to the target's input handle, release."""
-    start = page.locator(f'.react-flow__node[data-id="{source}"] .react-flow__handle.source').bounding_box()
-    end = page.locator(f'.react-flow__node[data-id="{target}"] .react-flow__handle.target').bounding_box()
+    out = page.locator(f'.react-flow__node[data-id="{source}"] .react-flow__handle.source')
+    into = page.locator(f'.react-flow__node[data-id="{target}"] .react-flow__handle.target')
+    out.wait_for(state="visible")
+    into.wait_for(state="visible")
+    page.wait_for_timeout(200)  # a node just added is measured by React Flow before its handles connect
+    start, end = out.bounding_box(), into.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=12)
+    page.wait_for_timeout(100)
     page.mouse.up()
+    page.wait_for_timeout(100)
 
 
 def by_type(graph: dict[str, Any]) -> tuple[dict[str, Any], set[tuple[str, str]]]:
@@ -116,6 +122,14 @@ def test_an_existing_graph_refuses_a_cycle_blocks_a_bad_value_shows_a_412_and_ke
     assert edges.count() == 3, "a connection closing a cycle is refused"
     page.locator('.react-flow__node[data-id="filter"]').click()
     page.keyboard.press("Delete")
+    page.locator('.react-flow__node[data-id="filter"]').wait_for(state="detached")
+    assert edges.count() == 2
+
+    # And undo brings the node back with its wire, redo deletes it again
+    page.keyboard.press("Control+z")
+    page.locator('.react-flow__node[data-id="filter"]').wait_for()
+    assert edges.count() == 3
+    page.keyboard.press("Control+Shift+z")
     page.locator('.react-flow__node[data-id="filter"]').wait_for(state="detached")
     assert edges.count() == 2
 

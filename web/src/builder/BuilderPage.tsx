@@ -87,7 +87,7 @@ function StrategyNode({ data, selected }: NodeProps<FlowNode>) {
               id={handle}
               type="target"
               position={Position.Left}
-              style={{ top: `${((i + 1) * 100) / (handles.length + 1)}%` }}
+              style={{ top: 18 + i * 16 }} // fixed, so a node growing with its errors never moves them
               title={handle}
             />
           ))
@@ -110,7 +110,7 @@ function StrategyNode({ data, selected }: NodeProps<FlowNode>) {
           ))}
         </ul>
       ) : null}
-      {givesOutput ? <Handle type="source" position={Position.Right} /> : null}
+      {givesOutput ? <Handle type="source" position={Position.Right} style={{ top: 18 }} /> : null}
     </div>
   );
 }
@@ -157,6 +157,51 @@ function Builder({ strategyId }: { strategyId?: string }) {
   const counter = useRef(0);
   const canvasRef = useRef<HTMLDivElement>(null);
   const { screenToFlowPosition } = useReactFlow();
+
+  // undo and redo: snapshots of the graph before each change (a burst of typing in one field is one step)
+  const past = useRef<{ nodes: FlowNode[]; edges: Edge[] }[]>([]);
+  const future = useRef<{ nodes: FlowNode[]; edges: Edge[] }[]>([]);
+  const current = useRef({ nodes, edges });
+  current.current = { nodes, edges };
+  const last = useRef({ key: "", at: 0 });
+  const [, setSteps] = useState(0);
+  const remember = useCallback((key: string, window_ms = 0) => {
+    const now = Date.now();
+    if (key === last.current.key && now - last.current.at < window_ms) {
+      last.current.at = now;
+      return;
+    }
+    last.current = { key, at: now };
+    past.current = [...past.current.slice(-99), current.current];
+    future.current = [];
+    setSteps((n) => n + 1);
+  }, []);
+  const travel = useCallback((from: typeof past, to: typeof past) => {
+    const snapshot = from.current[from.current.length - 1];
+    if (!snapshot) return;
+    from.current = from.current.slice(0, -1);
+    to.current = [...to.current, current.current];
+    last.current = { key: "", at: 0 };
+    setNodes(snapshot.nodes);
+    setEdges(snapshot.edges);
+    setSteps((n) => n + 1);
+  }, []);
+  const undo = useCallback(() => travel(past, future), [travel]);
+  const redo = useCallback(() => travel(future, past), [travel]);
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
+      if (!(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key === "z" && !event.shiftKey) undo();
+      else if ((key === "z" && event.shiftKey) || key === "y") redo();
+      else return;
+      event.preventDefault();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [undo, redo]);
   const [preview, setPreview] = useState<Preview | null>(null);
   const [previewing, setPreviewing] = useState(false);
   const [jsonText, setJsonText] = useState<string | null>(null);
@@ -222,6 +267,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
   }, [nodes, specs, problemsOf, preview]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
+    if (changes.some((c) => c.type === "remove")) remember("delete", 200);
     setNodes((current) => {
       const next = applyNodeChanges(changes, current);
       const moved = new Set(changes.filter((c) => c.type === "position" && c.position).map((c) => (c as { id: string }).id));
@@ -231,8 +277,14 @@ function Builder({ strategyId }: { strategyId?: string }) {
         ? next.map((n) => (moved.has(n.id) ? { ...n, data: { ...n.data, raw: { ...n.data.raw, position: { x: Math.round(n.position.x), y: Math.round(n.position.y) } } } } : n))
         : next;
     });
-  }, []);
-  const onEdgesChange = useCallback((changes: EdgeChange[]) => setEdges((current) => applyEdgeChanges(changes, current)), []);
+  }, [remember]);
+  const onEdgesChange = useCallback(
+    (changes: EdgeChange[]) => {
+      if (changes.some((c) => c.type === "remove")) remember("delete", 200);
+      setEdges((current) => applyEdgeChanges(changes, current));
+    },
+    [remember],
+  );
 
   const isValidConnection = useCallback(
     (connection: Connection | Edge) => {
@@ -255,9 +307,10 @@ function Builder({ strategyId }: { strategyId?: string }) {
       const handles = targetNode ? specs.get(targetNode.data.raw.type)?.handles ?? [] : [];
       const raw: GraphEdge = { source: connection.source, target: connection.target };
       if (connection.targetHandle && connection.targetHandle !== handles[0]) raw.targetHandle = connection.targetHandle;
+      remember("connect");
       setEdges((current) => [...current, toFlowEdge(raw, current.length + Date.now())]);
     },
-    [isValidConnection, nodes, specs],
+    [isValidConnection, nodes, specs, remember],
   );
 
   const addNode = (spec: NodeType) => {
@@ -271,6 +324,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
     const k = nodes.length;
     const position = { x: Math.round(origin.x + (k % 3) * 230), y: Math.round(origin.y + (k % 3) * 60 + Math.floor(k / 3) * 170) };
     const raw: GraphNode = { id, type: spec.type, config: {}, position };
+    remember("add");
     setNodes((current) => [
       ...current.map((n) => ({ ...n, selected: false })),
       { id, type: "strategy", position, selected: true, data: { raw, problems: [] } },
@@ -290,8 +344,10 @@ function Builder({ strategyId }: { strategyId?: string }) {
     return out;
   }, [selected, problemsOf]);
 
-  const setConfig = (id: string, config: Json) =>
+  const setConfig = (id: string, config: Json) => {
+    remember(`config:${id}`, 1000);
     setNodes((current) => current.map((n) => (n.id === id ? { ...n, data: { ...n.data, raw: { ...n.data.raw, config } } } : n)));
+  };
 
   // the graph loaded from JSON text (import), every key kept as given
   const load = (text: string) => {
@@ -309,6 +365,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
     }
     const { nodes: rawNodes, edges: rawEdges, ...rest } = graphIn as { nodes: GraphNode[]; edges?: GraphEdge[] };
     setProblem("");
+    remember("load");
     setGraphRest(rest);
     setPreview(null);
     setNodes(
@@ -388,6 +445,12 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <button type="button" disabled={!validation?.valid || previewing} onClick={() => void runPreview()}>
           {previewing ? "Previewing…" : "Preview"}
         </button>
+        <button type="button" disabled={!past.current.length} onClick={undo} title="Ctrl+Z">
+          Undo
+        </button>
+        <button type="button" disabled={!future.current.length} onClick={redo} title="Ctrl+Shift+Z">
+          Redo
+        </button>
         <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graph, null, 2) : null)}>
           {jsonText === null ? "JSON…" : "Close JSON"}
         </button>
@@ -458,6 +521,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
+            onNodeDragStart={() => remember("drag")}
             isValidConnection={isValidConnection}
             deleteKeyCode={["Delete", "Backspace"]}
             fitView={Boolean(strategyId)}
