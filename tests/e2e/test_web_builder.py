@@ -69,6 +69,7 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     drag_edge(page, "filter", "orchestrator")
     assert page.locator(".react-flow__edge").count() == 2
     page.get_by_text("Valid, deployable").wait_for()
+    page.get_by_role("button", name="Auto-layout").click()
     page.get_by_label("Strategy name").fill("Built with the mouse")
     summary = page.locator('.react-flow__node[data-id="orchestrator"] .flow-node-summary').inner_text()
     assert "Outcome: YES" in summary and "Max Positions: 5" in summary
@@ -85,7 +86,12 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     sid = next(s["strategy_id"] for s in listed if s["strategy_name"] == "Built with the mouse")
     saved = call(stack, "GET", f"/strategies/{sid}", user)["node_graph"]
     assert by_type(saved) == by_type(EXAMPLE["node_graph"])
-    assert all(set(n["position"]) == {"x", "y"} for n in saved["nodes"]), "the builder keeps positions"
+    positions = {n["type"]: n["position"] for n in saved["nodes"]}
+    assert positions == {
+        "DATA_SOURCE": {"x": 0, "y": 0},
+        "FILTER": {"x": 260, "y": 0},
+        "ORCHESTRATOR": {"x": 520, "y": 0},
+    }, "auto-layout puts each node one column after its input"
 
     # And each node shows the preview's counts, and the exported JSON is the saved graph
     for counted in preview["nodes"]:

@@ -127,6 +127,31 @@ function toFlowEdge(raw: GraphEdge, index: number): Edge {
   };
 }
 
+/** Left to right: each node in the column after its deepest input, stacked in the order given. */
+export function layered(ids: string[], edges: { source: string; target: string }[]): Map<string, { x: number; y: number }> {
+  const depth = new Map(ids.map((id) => [id, 0]));
+  for (let round = 0; round < ids.length; round++) {
+    let changed = false;
+    for (const e of edges) {
+      const next = (depth.get(e.source) ?? 0) + 1;
+      if (depth.has(e.target) && next > (depth.get(e.target) ?? 0)) {
+        depth.set(e.target, next);
+        changed = true;
+      }
+    }
+    if (!changed) break;
+  }
+  const rows = new Map<number, number>();
+  const out = new Map<string, { x: number; y: number }>();
+  for (const id of ids) {
+    const column = depth.get(id) ?? 0;
+    const row = rows.get(column) ?? 0;
+    rows.set(column, row + 1);
+    out.set(id, { x: column * 260, y: row * 140 });
+  }
+  return out;
+}
+
 /** Whether adding source -> target would close a cycle: can target already reach source? */
 function reaches(edges: Edge[], from: string, to: string): boolean {
   const seen = new Set<string>();
@@ -156,7 +181,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
   const [loaded, setLoaded] = useState(!strategyId);
   const counter = useRef(0);
   const canvasRef = useRef<HTMLDivElement>(null);
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
 
   // undo and redo: snapshots of the graph before each change (a burst of typing in one field is one step)
   const past = useRef<{ nodes: FlowNode[]; edges: Edge[] }[]>([]);
@@ -380,6 +405,21 @@ function Builder({ strategyId }: { strategyId?: string }) {
     setJsonText(null);
   };
 
+  const autoLayout = () => {
+    remember("layout");
+    const at = layered(
+      nodes.map((n) => n.id),
+      edges,
+    );
+    setNodes((current) =>
+      current.map((n) => {
+        const position = at.get(n.id) ?? n.position;
+        return { ...n, position, data: { ...n.data, raw: { ...n.data.raw, position } } };
+      }),
+    );
+    window.setTimeout(() => void fitView({ maxZoom: 1 }), 50);
+  };
+
   const runPreview = async () => {
     setProblem("");
     setPreviewing(true);
@@ -444,6 +484,9 @@ function Builder({ strategyId }: { strategyId?: string }) {
         </button>
         <button type="button" disabled={!validation?.valid || previewing} onClick={() => void runPreview()}>
           {previewing ? "Previewing…" : "Preview"}
+        </button>
+        <button type="button" disabled={!nodes.length} onClick={autoLayout}>
+          Auto-layout
         </button>
         <button type="button" disabled={!past.current.length} onClick={undo} title="Ctrl+Z">
           Undo
