@@ -101,6 +101,15 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     page.get_by_role("button", name="JSON…").click()
     assert json.loads(page.get_by_label("Graph JSON", exact=False).input_value()) == saved
 
+    # And deployed from the builder, it runs with that graph
+    page.get_by_role("button", name="Deploy…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Paper bankroll (USD)").fill("1000")
+    dialog.get_by_role("button", name="Deploy").click()
+    page.get_by_text("Deployed.").wait_for()
+    running = call(stack, "GET", f"/strategies/{sid}", user)
+    assert running["status"] == "RUNNING" and running["node_graph"] == saved
+
 
 def test_an_existing_graph_refuses_a_cycle_blocks_a_bad_value_shows_a_412_and_keeps_every_other_key(
     page: Any, stack: LocalStack

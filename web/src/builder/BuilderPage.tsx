@@ -24,6 +24,8 @@ import "@xyflow/react/dist/style.css";
 import "./builder.css";
 import { ApiError, api } from "../api";
 import { Link } from "../router";
+import { DeployDialog } from "../components/DeployDialog";
+import type { Strategy } from "../types";
 import { ConfigForm } from "./ConfigForm";
 import { summary, type NodeType } from "./schema";
 
@@ -228,6 +230,8 @@ function Builder({ strategyId }: { strategyId?: string }) {
     return () => window.removeEventListener("keydown", onKey);
   }, [undo, redo]);
   const [preview, setPreview] = useState<Preview | null>(null);
+  const [saved, setSaved] = useState<Strategy | null>(null);
+  const [deploying, setDeploying] = useState(false);
   const [previewing, setPreviewing] = useState(false);
   const [jsonText, setJsonText] = useState<string | null>(null);
 
@@ -241,8 +245,9 @@ function Builder({ strategyId }: { strategyId?: string }) {
 
   useEffect(() => {
     if (!strategyId) return;
-    api<{ strategy_name: string; version: number; node_graph: Json }>("GET", `/strategies/${encodeURIComponent(strategyId)}`)
+    api<Strategy & { node_graph: Json }>("GET", `/strategies/${encodeURIComponent(strategyId)}`)
       .then((strategy) => {
+        setSaved(strategy);
         const { nodes: rawNodes, edges: rawEdges, ...rest } = strategy.node_graph as { nodes: GraphNode[]; edges?: GraphEdge[] };
         setName(strategy.strategy_name);
         setVersion(strategy.version);
@@ -439,11 +444,13 @@ function Builder({ strategyId }: { strategyId?: string }) {
     try {
       if (savedId) {
         const headers: Record<string, string> = version !== null ? { "if-match": `"${version}"` } : {};
-        const updated = await api<{ version: number }>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graph }, headers);
+        const updated = await api<Strategy>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graph }, headers);
         setVersion(updated.version);
+        setSaved(updated);
         setNotice(`Saved: version ${updated.version}.`);
       } else {
-        const created = await api<{ strategy_id: string; version: number }>("POST", "/strategies", { strategy_name: name, node_graph: graph });
+        const created = await api<Strategy>("POST", "/strategies", { strategy_name: name, node_graph: graph });
+        setSaved(created);
         setSavedId(created.strategy_id);
         setVersion(created.version);
         setNotice("Saved: the strategy is created.");
@@ -497,8 +504,25 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graph, null, 2) : null)}>
           {jsonText === null ? "JSON…" : "Close JSON"}
         </button>
+        <button type="button" disabled={!saved || !validation?.deployable} onClick={() => setDeploying(true)} title="Deploy the saved strategy">
+          Deploy…
+        </button>
         {savedId ? <Link href={`/app/strategies/${encodeURIComponent(savedId)}`}>Open strategy</Link> : null}
       </div>
+      {saved ? (
+        <DeployDialog
+          strategy={saved}
+          open={deploying}
+          onClose={() => setDeploying(false)}
+          onDeployed={() => {
+            setNotice("Deployed.");
+            void api<Strategy>("GET", `/strategies/${encodeURIComponent(saved.strategy_id)}`).then((s) => {
+              setSaved(s);
+              setVersion(s.version);
+            });
+          }}
+        />
+      ) : null}
       {problem ? (
         <p className="error" role="alert">
           {problem}
