@@ -340,6 +340,23 @@ def rows_web(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
             f"goal < 150 KB; {bundle['files']} files (index, JS, CSS); "
             f"brotli {bundle['brotli'] / 1024:.1f} KB; baseline: the same files uncompressed",
         ),
+        *rows_builder_bundle(f),
+    ]
+
+
+def rows_builder_bundle(f: dict[str, Any]) -> list[Row]:
+    builder = f.get("builder_bundle")
+    if not builder or not builder["files"]:
+        return []
+    return [
+        Row(
+            "builder: lazy chunk shipped when opened, gzipped",
+            number(builder["gzip"] / 1024, "KB", 1),
+            number(builder["raw"] / 1024, "KB", 1),
+            ratio_of(builder["gzip"], builder["raw"]),
+            f"goal < 250 KB; {builder['files']} files (React Flow + the builder, JS and CSS), never loaded "
+            f"by the dashboard; brotli {builder['brotli'] / 1024:.1f} KB; baseline: uncompressed",
+        )
     ]
 
 
