@@ -55,8 +55,12 @@ def test_design_5s_example_built_from_an_empty_canvas_with_the_mouse_is_saved_wi
     form.get_by_label("Active Only", exact=True).check()
     form.get_by_label("Limit", exact=True).fill("200")
     palette.get_by_role("button", name="Add Filter").click()
-    conditions = EXAMPLE["node_graph"]["nodes"][1]["config"]["conditions"]
-    form.get_by_label("Conditions", exact=True).fill(json.dumps(conditions))
+    rows = form.get_by_role("group", name="Conditions")
+    for i, condition in enumerate(EXAMPLE["node_graph"]["nodes"][1]["config"]["conditions"], start=1):
+        rows.get_by_role("button", name="Add row").click()
+        rows.get_by_label(f"Field {i}", exact=True).fill(condition["field"])
+        rows.get_by_label(f"Op {i}", exact=True).select_option(condition["op"])
+        rows.get_by_label(f"Value {i}", exact=True).fill(json.dumps(condition["value"]))
     palette.get_by_role("button", name="Add Orchestrator").click()
     form.get_by_label("Outcome *", exact=True).select_option("YES")
     form.get_by_label("Position Size Usd", exact=True).fill("100")

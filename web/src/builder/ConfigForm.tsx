@@ -25,6 +25,7 @@ export function ConfigForm({ schema, config, errors, onChange }: Props) {
           key={key}
           name={key}
           schema={resolve(raw, schema)}
+          root={schema}
           value={config[key]}
           required={schema.required?.includes(key) ?? false}
           error={errors[key]}
@@ -38,6 +39,7 @@ export function ConfigForm({ schema, config, errors, onChange }: Props) {
 function Field({
   name,
   schema,
+  root,
   value,
   required,
   error,
@@ -45,6 +47,7 @@ function Field({
 }: {
   name: string;
   schema: JsonSchema;
+  root: JsonSchema;
   value: unknown;
   required: boolean;
   error?: string;
@@ -90,7 +93,12 @@ function Field({
       />
     );
   } else {
-    input = <JsonInput id={id} value={value} onChange={onChange} />;
+    const item = schema.type === "array" && schema.items ? resolve(schema.items, root) : null;
+    input = item?.properties ? (
+      <Rows id={id} label={label} item={item} root={root} value={value} onChange={onChange} />
+    ) : (
+      <JsonInput id={id} value={value} onChange={onChange} />
+    );
   }
   return (
     <div className={`field${error ? " invalid" : ""}`}>
@@ -182,5 +190,114 @@ function JsonInput({ id, value, onChange }: { id: string; value: unknown; onChan
         </small>
       ) : null}
     </>
+  );
+}
+
+/** A list of objects as editable rows: one compact input per simple property (a value of any type as JSON
+ * text), every other key of a row kept; "Edit as JSON" for what rows cannot show (nested groups). */
+function Rows({
+  id,
+  label,
+  item,
+  root,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  item: JsonSchema;
+  root: JsonSchema;
+  value: unknown;
+  onChange: (value: unknown) => void;
+}) {
+  const [asJson, setAsJson] = useState(false);
+  const rows = Array.isArray(value) ? (value as Record<string, unknown>[]) : [];
+  const columns = Object.entries(item.properties ?? {})
+    .map(([key, raw]) => [key, resolve(raw, root)] as const)
+    .filter(([, schema]) => kindOf(schema) !== "json" || schema.type === undefined);
+  if (asJson || !columns.length) {
+    return (
+      <>
+        <JsonInput id={id} value={value} onChange={onChange} />
+        <button type="button" className="linkish" onClick={() => setAsJson(false)}>
+          Edit as rows
+        </button>
+      </>
+    );
+  }
+  const setCell = (index: number, key: string, cell: unknown) =>
+    onChange(
+      rows.map((row, i) => {
+        if (i !== index) return row;
+        const next = { ...row };
+        if (cell === undefined) delete next[key];
+        else next[key] = cell;
+        return next;
+      }),
+    );
+  return (
+    <div className="rows" id={id} role="group" aria-label={label}>
+      {rows.map((row, index) => (
+        <div className="row" key={index}>
+          {columns.map(([key, schema]) => (
+            <Cell
+              key={key}
+              label={`${schema.title ?? key} ${index + 1}`}
+              schema={schema}
+              value={row[key]}
+              onChange={(cell) => setCell(index, key, cell)}
+            />
+          ))}
+          <button type="button" aria-label={`Remove row ${index + 1}`} onClick={() => onChange(rows.filter((_, i) => i !== index))}>
+            ×
+          </button>
+        </div>
+      ))}
+      <div>
+        <button type="button" onClick={() => onChange([...rows, {}])}>
+          Add row
+        </button>{" "}
+        <button type="button" className="linkish" onClick={() => setAsJson(true)}>
+          Edit as JSON
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Cell({ label, schema, value, onChange }: { label: string; schema: JsonSchema; value: unknown; onChange: (v: unknown) => void }) {
+  const kind = kindOf(schema);
+  const [text, setText] = useState(value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value));
+  if (kind === "enum") {
+    return (
+      <select aria-label={label} value={value === undefined || value === null ? "" : String(value)} onChange={(e) => onChange(e.target.value === "" ? undefined : schema.enum?.find((v) => String(v) === e.target.value))}>
+        <option value="">—</option>
+        {(schema.enum ?? []).map((option) => (
+          <option key={String(option)} value={String(option)}>
+            {String(option)}
+          </option>
+        ))}
+      </select>
+    );
+  }
+  if (kind === "boolean") return <input aria-label={label} type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked)} />;
+  // strings as typed; anything else (numbers, lists, any) as JSON when it parses, else as text
+  return (
+    <input
+      aria-label={label}
+      type="text"
+      value={text}
+      onChange={(e) => {
+        setText(e.target.value);
+        const typed = e.target.value.trim();
+        if (typed === "") return onChange(undefined);
+        if (kind === "string") return onChange(e.target.value);
+        try {
+          onChange(JSON.parse(typed));
+        } catch {
+          onChange(e.target.value);
+        }
+      }}
+    />
   );
 }
