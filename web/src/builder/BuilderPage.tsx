@@ -276,13 +276,17 @@ function Builder({ strategyId }: { strategyId?: string }) {
   );
 
   // live validation, debounced
+  const checkedOnce = useRef(false);
   useEffect(() => {
     if (!loaded) return undefined;
+    // the opened graph is checked at once; edits after a pause in typing
+    const delay = checkedOnce.current ? 300 : 0;
+    checkedOnce.current = true;
     const timer = window.setTimeout(() => {
       api<Validation>("POST", "/strategies/validate", { node_graph: graph })
         .then(setValidation)
         .catch((err: Error) => setProblem(err.message));
-    }, 300);
+    }, delay);
     return () => window.clearTimeout(timer);
   }, [graph, loaded]);
 
