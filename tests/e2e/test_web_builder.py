@@ -131,6 +131,7 @@ def test_an_existing_graph_refuses_a_cycle_blocks_a_bad_value_shows_a_412_and_ke
     page.goto(f"{stack.api_url}/app/strategies/{sid}/edit#access_token={stack.token(user)}")
     page.get_by_text("Valid, deployable").wait_for()
     edges = page.locator(".react-flow__edge")
+    edges.nth(1).wait_for()  # React Flow draws edges once their nodes are measured
     assert edges.count() == 2
 
     # When a second filter is added after the first, a cycle back is refused, then the node deleted by key
@@ -147,6 +148,7 @@ def test_an_existing_graph_refuses_a_cycle_blocks_a_bad_value_shows_a_412_and_ke
     # And undo brings the node back with its wire, redo deletes it again
     page.keyboard.press("Control+z")
     page.locator('.react-flow__node[data-id="filter"]').wait_for()
+    edges.nth(2).wait_for()
     assert edges.count() == 3
     page.keyboard.press("Control+Shift+z")
     page.locator('.react-flow__node[data-id="filter"]').wait_for(state="detached")
