@@ -9,7 +9,7 @@ local token, and the page records when uPlot first drew the curve (`data-drawn-a
 start). Median of `--loads` cold loads; beside it, the time the two API answers the chart waits for take
 from Python (GET the strategy, then its performance): the local stack's share. Baseline, the same run: a
 strategy with one day of hourly points and 10 trades. Bytes: the gzipped files the dashboard loads (index,
-JS, CSS), against the same files uncompressed.
+JS, CSS), and apart the lazy builder chunk (goal < 250 KB), each against the same files uncompressed.
 
 `python -m bench.web_bench [--loads 5] [--screenshot docs/dashboard.png]`; `run()` returns the figures.
 """
@@ -17,6 +17,7 @@ JS, CSS), against the same files uncompressed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -43,13 +44,20 @@ MINUTE_HOURS = 3
 GRAPH = json.loads((ROOT / "local" / "samples" / "design_example.json").read_text())
 
 
-def bundle_bytes() -> dict[str, int]:
-    """Bytes of what a first visit loads: index.html and every asset (no lazy builder chunk exists yet)."""
-    files = [
-        DIST / "index.html",
-        *sorted((DIST / "assets").glob("*.js")),
-        *sorted((DIST / "assets").glob("*.css")),
-    ]
+def _lazy(path: Path) -> bool:
+    """The builder's chunk (React Flow, its CSS): loaded only when the builder opens."""
+    return path.name.startswith("BuilderPage-")
+
+
+def bundle_bytes(lazy: bool = False) -> dict[str, int]:
+    """Bytes of what a first visit loads (index.html and every eager asset), or with `lazy` what opening the
+    builder adds (its JS and CSS chunks)."""
+    assets = [*sorted((DIST / "assets").glob("*.js")), *sorted((DIST / "assets").glob("*.css"))]
+    files = (
+        [f for f in assets if _lazy(f)]
+        if lazy
+        else [DIST / "index.html", *(f for f in assets if not _lazy(f))]
+    )
     raw = sum(f.stat().st_size for f in files)
     gz = sum(f.with_name(f.name + ".gz").stat().st_size for f in files)
     br = sum(f.with_name(f.name + ".br").stat().st_size for f in files)
@@ -159,6 +167,43 @@ def first_chart_ms(browser: Any, url: str, loads: int) -> list[float]:
     return times
 
 
+def chain_graph(filters: int) -> dict[str, Any]:
+    """A source, `filters` filters one after the other, an orchestrator: a valid graph of `filters` + 2."""
+    example = GRAPH["node_graph"]["nodes"]
+    nodes = [{**example[0], "position": {"x": 0, "y": 0}}]
+    for i in range(filters):
+        nodes.append(
+            {
+                "id": f"f{i}",
+                "type": "FILTER",
+                "config": example[1]["config"],
+                "position": {"x": 260 * (i + 1), "y": 0},
+            }
+        )
+    nodes.append({**example[2], "position": {"x": 260 * (filters + 1), "y": 0}})
+    ids = [n["id"] for n in nodes]
+    return {"nodes": nodes, "edges": [{"source": a, "target": b} for a, b in itertools.pairwise(ids)]}
+
+
+def builder_interactive_ms(browser: Any, url: str, count: int, loads: int) -> list[float]:
+    """Cold loads of the builder on a saved graph: ms from navigation start until all `count` nodes are drawn
+    and the live validation has answered (the graph can be edited and saved)."""
+    times = []
+    for _ in range(loads):
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(url)
+        handle = page.wait_for_function(
+            f"() => document.querySelectorAll('.react-flow__node').length === {count}"
+            " && /^Valid/.test(document.querySelector('.validity')?.textContent ?? '') && performance.now()",
+            timeout=30_000,
+            polling="raf",
+        )
+        times.append(float(handle.json_value()))
+        context.close()
+    return times
+
+
 def screenshot(browser: Any, url: str, path: Path) -> None:
     """The strategy page's top (figures and charts) as a small PNG: the README's picture."""
     context = browser.new_context(viewport={"width": 1100, "height": 1000}, timezone_id="UTC")
@@ -182,6 +227,13 @@ def run(loads: int = 5, screenshot_to: Path | None = None) -> dict[str, Any]:
         big = seed_history(stack, user, days=90, trades=1000, now=now)
         small = seed_history(stack, user, days=1, trades=10, now=now)
         token = stack.token(user)
+        graphs = {n: chain_graph(n - 2) for n in (50, 3)}
+        builder_ids = {
+            n: _call(
+                stack.api_url, token, "POST", "/strategies", {"strategy_name": f"{n} nodes", "node_graph": g}
+            )["strategy_id"]
+            for n, g in graphs.items()
+        }
         performance = _call(stack.api_url, token, "GET", f"/strategies/{big}/performance")
         api_ms = []
         for _ in range(loads):
@@ -198,6 +250,12 @@ def run(loads: int = 5, screenshot_to: Path | None = None) -> dict[str, Any]:
             small_ms = first_chart_ms(
                 browser, f"{stack.api_url}/app/strategies/{small}#access_token={token}", loads
             )
+            builder_ms = {
+                n: builder_interactive_ms(
+                    browser, f"{stack.api_url}/app/strategies/{sid}/edit#access_token={token}", n, loads
+                )
+                for n, sid in builder_ids.items()
+            }
             if screenshot_to is not None:
                 screenshot(
                     browser, f"{stack.api_url}/app/strategies/{big}#access_token={token}", screenshot_to
@@ -212,7 +270,10 @@ def run(loads: int = 5, screenshot_to: Path | None = None) -> dict[str, Any]:
         "baseline_first_chart_ms": round(statistics.median(small_ms), 1),
         # the two API answers the chart waits for, one after the other, from Python: the server's share
         "api_strategy_and_performance_ms": round(statistics.median(api_ms), 1),
+        "builder_50_nodes_ms": round(statistics.median(builder_ms[50]), 1),
+        "baseline_builder_3_nodes_ms": round(statistics.median(builder_ms[3]), 1),
         "bundle": bundle_bytes(),
+        "builder_bundle": bundle_bytes(lazy=True),
     }
 
 

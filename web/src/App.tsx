@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { Suspense, lazy, useEffect, useState } from "react";
 import { configureApi } from "./api";
 import { completeSignIn, currentSession, forget, signOut, startSignIn, type Session } from "./auth";
 import type { RuntimeConfig } from "./config";
@@ -7,8 +7,8 @@ import { OverviewPage } from "./pages/OverviewPage";
 import { StrategiesPage } from "./pages/StrategiesPage";
 import { StrategyPage } from "./pages/StrategyPage";
 
-// issue 17: the builder is a lazy route here (React.lazy(() => import("./builder/BuilderPage"))), so React
-// Flow never loads with the dashboard.
+// The builder is a lazy route: React Flow loads in its own chunk, never with the dashboard.
+const BuilderPage = lazy(() => import("./builder/BuilderPage"));
 
 export function App({ config }: { config: RuntimeConfig }) {
   const [session, setSession] = useState<Session | null>(null);
@@ -74,6 +74,15 @@ export function App({ config }: { config: RuntimeConfig }) {
 
 function Routes() {
   const path = usePath();
+  const edit = /^\/app\/strategies\/([^/]+)\/edit\/?$/.exec(path);
+  if (edit || /^\/app\/builder\/?$/.test(path)) {
+    const id = edit ? decodeURIComponent(edit[1]) : undefined;
+    return (
+      <Suspense fallback={<p aria-live="polite">Loading the builder…</p>}>
+        <BuilderPage key={id ?? "new"} strategyId={id} />
+      </Suspense>
+    );
+  }
   const strategy = /^\/app\/strategies\/([^/]+)\/?$/.exec(path);
   if (strategy) return <StrategyPage key={strategy[1]} strategyId={decodeURIComponent(strategy[1])} />;
   if (/^\/app\/overview\/?$/.test(path)) return <OverviewPage />;

@@ -50,7 +50,9 @@ export function StrategiesPage() {
               ))}
             </select>
           </label>
-          {/* issue 17: the visual builder (lazy-loaded) opens from here; until then, the JSON editor */}
+          <Link href="/app/builder" className="button">
+            Open the builder
+          </Link>
           <button type="button" className="primary" onClick={() => setCreating(true)}>
             New strategy
           </button>

@@ -83,6 +83,7 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
       </p>
       <div className="page-head">
         <h1>{s.strategy_name}</h1>
+        <Link href={`/app/strategies/${encodeURIComponent(s.strategy_id)}/edit`}>Edit in the builder</Link>
         <StatusBadge strategy={s} />
       </div>
       {s.strategy_description ? <p className="muted">{s.strategy_description}</p> : null}
