@@ -56,6 +56,17 @@ def _x(pool_name: str, user_id: str, password: str, salt: int) -> int:
     return _h(_pad(salt), inner)
 
 
+def server_public(v: int, b: int, *, k: int = K, g: int = G, n: int = N) -> int:
+    """B = k*v + g^b mod N (SRP-6a)."""
+    return (k * v + pow(g, b, n)) % n
+
+
+def server_premaster(big_a: int, v: int, u: int, b: int, *, n: int = N) -> int:
+    """The server's S = (A * v^u)^b mod N: equal to the client's (B - k*g^x)^(a + u*x) only when x, and so the
+    password, is the one v was made from."""
+    return pow(big_a * pow(v, u, n), b, n)
+
+
 def _hkdf(s: int, u: int) -> bytes:
     prk = hmac.new(_pad(u), _pad(s), hashlib.sha256).digest()
     return hmac.new(prk, b"Caldera Derived Key\x01", hashlib.sha256).digest()[:16]
@@ -123,7 +134,7 @@ class SrpCognito:
             raise _refuse("InitiateAuth", "InvalidParameterException", "SRP_A is not valid")
         salt, v = self.verifiers[user_id]
         b = int.from_bytes(secrets.token_bytes(128), "big") % N
-        big_b = (K * v + pow(G, b, N)) % N
+        big_b = server_public(v, b)
         block = base64.standard_b64encode(secrets.token_bytes(64)).decode()
         self.pending[block] = _Pending(user_id, big_a, b, big_b, moto_session=parameters["SECRET_BLOCK"])
         return {
@@ -166,7 +177,7 @@ class SrpCognito:
             raise _refuse("RespondToAuthChallenge", "NotAuthorizedException", "Timestamp out of range")
         _, v = self.verifiers[exchange.user_id]
         u = _h(_pad(exchange.big_a), _pad(exchange.big_b))
-        s = pow(exchange.big_a * pow(v, u, N), exchange.b, N)
+        s = server_premaster(exchange.big_a, v, u, exchange.b)
         message = (
             self.pool_name.encode()
             + exchange.user_id.encode()
