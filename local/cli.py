@@ -1,8 +1,9 @@
 """`autopilot`: a small command-line client for every route of the Autopilot API (local stack or AWS).
 
-The API URL and token come from `--api-url` / `--token` or AUTOPILOT_API_URL / AUTOPILOT_TOKEN. Output is a
-readable table by default and the API's JSON with `--json`. An API error prints one line on stderr
-(`error: <status> <code>: <message>`) and exits 1; an unreachable API exits 3. Standard library only.
+The API URL and token come from `--api-url` / `--token` or AUTOPILOT_API_URL / AUTOPILOT_TOKEN (a deployed
+stack's token from `autopilot login`). Output is a readable table by default and the API's JSON with `--json`.
+An API error prints one line on stderr (`error: <status> <code>: <message>`) and exits 1; an unreachable API
+exits 3. Standard library only, except `login` (pycognito's SRP, imported when signing in).
 """
 
 from __future__ import annotations

@@ -311,3 +311,24 @@ def test_login_when_cognito_cannot_be_reached_exits_3(monkeypatch: pytest.Monkey
     # Then it exits 3, as an unreachable API does, and shows no password
     assert code == cli_login.EXIT_UNREACHABLE and err.getvalue().startswith("error: cannot reach Cognito")
     assert PASSWORD not in err.getvalue()
+
+
+def test_a_new_password_typed_twice_differently_changes_nothing(
+    pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a user with a temporary password, and prompts answered with two different new passwords
+    pool.cognito.admin_create_user(
+        UserPoolId=pool.pool_id, Username=USER, TemporaryPassword=PASSWORD, MessageAction="SUPPRESS"
+    )
+    pool.cognito.register(USER, PASSWORD)
+    answers = iter([PASSWORD, "Another-l0ng-passphrase", "Another-l0ng-passphrasE"])
+    prompts: list[str] = []
+    monkeypatch.setattr(cli_login.getpass, "getpass", lambda prompt: prompts.append(prompt) or next(answers))
+    # When the user signs in with --new-password
+    code, out, err = pool.login("--new-password", environ={})
+    # Then the prompts asked twice, the error says so, and the temporary password still stands
+    assert prompts == [f"Password for {USER}: ", "New password: ", "New password again: "]
+    assert (code, out) == (cli_login.EXIT_REFUSED, "")
+    assert err == "error: the two new passwords differ; nothing was changed\n"
+    status = pool.cognito.admin_get_user(UserPoolId=pool.pool_id, Username=USER)["UserStatus"]
+    assert status == "FORCE_CHANGE_PASSWORD"
