@@ -1,8 +1,9 @@
 """`autopilot`: a small command-line client for every route of the Autopilot API (local stack or AWS).
 
-The API URL and token come from `--api-url` / `--token` or AUTOPILOT_API_URL / AUTOPILOT_TOKEN. Output is a
-readable table by default and the API's JSON with `--json`. An API error prints one line on stderr
-(`error: <status> <code>: <message>`) and exits 1; an unreachable API exits 3. Standard library only.
+The API URL and token come from `--api-url` / `--token` or AUTOPILOT_API_URL / AUTOPILOT_TOKEN (a deployed
+stack's token from `autopilot login`). Output is a readable table by default and the API's JSON with `--json`.
+An API error prints one line on stderr (`error: <status> <code>: <message>`) and exits 1; an unreachable API
+exits 3. Standard library only, except `login` (pycognito's SRP, imported when signing in).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 try:  # as a package (tests, `python -m local.cli`) or as a script next to cli_history.py
-    from local import cli_history
+    from local import cli_history, cli_login
 except ImportError:  # pragma: no cover
     import cli_history  # type: ignore[no-redef]
+    import cli_login  # type: ignore[no-redef]
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 EXIT_API_ERROR = 1
@@ -717,6 +719,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", parents=[common], help="a development token (local stack only)")
     token.add_argument("user")
     token.add_argument("--hours", type=float)
+    cli_login.add_parser(commands, common)
     return parser
 
 
@@ -737,7 +740,13 @@ def main(
     if getattr(args, "idempotency_key", None) == "auto":
         args.idempotency_key = str(uuid.uuid4())
     try:
-        kind, payload = run_command(args, Client(api_url, token))
+        if args.command == cli_login.COMMAND:
+            kind, payload = cli_login.run(args, env)
+        else:
+            kind, payload = run_command(args, Client(api_url, token))
+    except cli_login.LoginFailed as exc:
+        print(f"error: {exc}", file=err)
+        return exc.exit_code
     except ApiError as exc:
         print(exc.line(), file=err)
         return EXIT_API_ERROR

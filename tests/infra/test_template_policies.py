@@ -780,6 +780,22 @@ def test_cognito_asks_strong_passwords_and_offers_totp() -> None:
     assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
 
 
+def test_cognito_clients_sign_in_with_srp_never_a_plain_password() -> None:
+    # Given the CLI's app client and the web app's
+    cli_client, web_client = _props("UserPoolClient"), _props("WebAppClient")
+    # When their auth flows are read
+    flows = {client: _props(client)["ExplicitAuthFlows"] for client in ("UserPoolClient", "WebAppClient")}
+    # Then the CLI's signs in with SRP and refreshes, and no client takes a password in the clear
+    assert cli_client["ExplicitAuthFlows"] == ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert web_client["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]  # hosted UI + PKCE
+    for client, allowed in flows.items():
+        assert not {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"} & set(allowed), client
+        assert not {"USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"} & set(allowed), client  # the legacy names
+    # (nor does the custom resource that sets the web client's OAuth settings turn one back on)
+    code = RESOURCES["WebAppClientUrlsFunction"]["Properties"]["Code"]["ZipFile"]
+    assert "PASSWORD_AUTH" not in code and 'ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"]' in code
+
+
 def test_the_stream_writes_only_the_fields_it_maintains_on_strategies() -> None:
     # Given the portfolio stream's statement on the Strategies table
     (statement,) = [
