@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from engine import schedule
 from engine.backtest.source import FillModel
-from engine.models.base import Money, UtcDatetime
+from engine.models.base import Model, Money, UtcDatetime
 from engine.models.strategy import MAX_BANKROLL, MIN_BANKROLL
 
 MAX_DAYS = 365
@@ -19,7 +19,7 @@ DEFAULT_HALF_SPREAD_BPS = Decimal(100)
 DEFAULT_SLIPPAGE_BPS = Decimal(25)
 
 
-class FillModelIn(BaseModel):
+class FillModelIn(Model):
     """`fill_model`: the price at the slot, plus half the spread and the slippage (bps of the price)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -32,7 +32,7 @@ class FillModelIn(BaseModel):
         return FillModel(half_spread_bps=self.half_spread_bps, slippage_bps=self.slippage_bps, fees=self.fees)
 
 
-class BacktestSpec(BaseModel):
+class BacktestSpec(Model):
     """The period, schedule, bankroll and assumptions of one backtest (DESIGN 9)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -6,10 +6,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from engine import schedule
-from engine.models.base import DomainModel, Money, UtcDatetime
+from engine.models.base import DomainModel, Model, Money, UtcDatetime
 
 MAX_NODES = 50
 MAX_EDGES = 100
@@ -50,7 +50,7 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
-class Node(BaseModel):
+class Node(Model):
     """A graph node. Extra keys (a builder's `position`, `label`) are kept as given."""
 
     model_config = ConfigDict(extra="allow")
@@ -60,14 +60,14 @@ class Node(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-class Edge(BaseModel):
+class Edge(Model):
     model_config = ConfigDict(extra="allow")
 
     source: str = Field(min_length=1, max_length=64)
     target: str = Field(min_length=1, max_length=64)
 
 
-class NodeGraph(BaseModel):
+class NodeGraph(Model):
     """Structure only; semantic checks (types, configs, cycles, reachability) are in engine.graph.validate."""
 
     model_config = ConfigDict(extra="forbid")
@@ -76,7 +76,7 @@ class NodeGraph(BaseModel):
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
 
 
-class DeployConfig(BaseModel):
+class DeployConfig(Model):
     """The body of POST /strategies/{id}/deploy, validated with the rules of DESIGN 4."""
 
     model_config = ConfigDict(extra="forbid")

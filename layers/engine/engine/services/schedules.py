@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from engine import schedule
+from engine.models.base import Model
 
 MAX_PREVIEW_SLOTS = 20
 
 
-class SchedulePreview(BaseModel):
+class SchedulePreview(Model):
     """`frequency` or `schedule_cron` (exactly one, DESIGN 4's rules), `timezone` (IANA), `count` slots."""
 
     model_config = ConfigDict(extra="forbid")
