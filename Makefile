@@ -106,6 +106,7 @@ validate: venv $(SAM_VENV)/.installed
 
 build: $(SAM_VENV)/.installed $(WEB_DIST)
 	$(SAM_ENV) $(SAM) build
+	$(PY) -m local.bytecode .aws-sam/build  # ship bytecode: Lambda cannot cache what it compiles at cold start
 
 deploy: build
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --config-env $(ENV)

@@ -5,6 +5,14 @@ interpreter has started); the median of `--runs` samples per target. Targets are
 a busy neighbour on a shared machine slows them alike. The baseline is what any function talking to DynamoDB
 pays at minimum: `import boto3` and `boto3.client("dynamodb")`.
 
+Two conditions, each with its own baseline:
+- `bytecode` (the figure that counts): every module has bytecode, as `make build` ships it (local.bytecode
+  compiles the whole build, checked-hash). Here a private bytecode cache (PYTHONPYCACHEPREFIX, a temporary
+  folder) is filled by one unmeasured import of each target, so the source tree is left alone.
+- `source`: the project's own modules compiled at every import, as Lambda did before the build shipped
+  bytecode (its /var/task and /opt are read-only, so nothing compiled there is kept); dependencies keep the
+  bytecode pip wrote.
+
 The handlers create their clients lazily (on the first invocation), so their import figure does not include
 a client; the ratio is handler import / (boto3 import + client). Both run in Lambda's environment variables
 (`LAMBDA_TASK_ROOT` among them: the X-Ray SDK then samples locally instead of building an X-Ray client).
@@ -19,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +72,22 @@ def _snippet(target: str) -> str:
     return f"import time\n_t = time.perf_counter()\n{body}\nprint(repr((time.perf_counter() - _t) * 1000))\n"
 
 
-def sample(target: str) -> float:
+MODES = ("bytecode", "source")
+
+
+def _environment(mode: str, cache: Path) -> dict[str, str]:
+    env = {**os.environ, **ENVIRONMENT}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if mode == "bytecode":
+        env["PYTHONPYCACHEPREFIX"] = str(cache)  # written by the warm-up import, read by the samples
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # our modules have no .pyc in the tree: compiled every time
+    return env
+
+
+def sample(target: str, env: dict[str, str]) -> float:
     """One cold import of `target` in a new interpreter, in milliseconds."""
-    env = {**os.environ, **ENVIRONMENT, "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", _snippet(target)],
         cwd=ROOT,
@@ -80,27 +102,40 @@ def sample(target: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def _stray_bytecode() -> list[Path]:
+    """Timestamp .pyc files in the source tree (a run without PYTHONDONTWRITEBYTECODE leaves them): the
+    `source` condition would read them and measure bytecode instead."""
+    return [p for folder in ("functions", "layers/engine/engine") for p in (ROOT / folder).rglob("*.pyc")]
+
+
 def run(runs: int = 7) -> dict[str, Any]:
-    """Median cold import (ms) of each handler and of the baseline, and each handler's ratio to it."""
+    """Median cold import (ms) of each handler and of the baseline, and each handler's ratio to it, with
+    bytecode (as built) and with our modules compiled at import."""
     targets = (BASELINE, *HANDLERS)
-    for target in targets:  # warm the file cache and the .pyc files once; not measured
-        sample(target)
-    samples: dict[str, list[float]] = {t: [] for t in targets}
-    for _ in range(runs):
-        for target in targets:
-            samples[target].append(sample(target))
-    medians = {t: statistics.median(v) for t, v in samples.items()}
-    base = medians[BASELINE]
-    return {
-        "runs": runs,
-        "baseline": BASELINE,
-        "baseline_median_ms": round(base, 1),
-        "handlers": {
-            t: {"median_ms": round(medians[t], 1), "ratio_to_baseline": round(medians[t] / base, 2)}
-            for t in HANDLERS
-        },
-        "samples_ms": {t: [round(x, 1) for x in v] for t, v in samples.items()},
-    }
+    stray = len(_stray_bytecode())
+    figures: dict[str, Any] = {"runs": runs, "baseline": BASELINE, "stray_pyc_in_tree": stray}
+    with tempfile.TemporaryDirectory(prefix="autopilot-pycache-") as cache:
+        envs = {mode: _environment(mode, Path(cache)) for mode in MODES}
+        for mode in MODES:
+            for target in targets:  # warm the file cache (and fill the bytecode cache) once; not measured
+                sample(target, envs[mode])
+        samples: dict[str, dict[str, list[float]]] = {m: {t: [] for t in targets} for m in MODES}
+        for _ in range(runs):
+            for mode in MODES:  # interleaved, so a busy neighbour slows every target alike
+                for target in targets:
+                    samples[mode][target].append(sample(target, envs[mode]))
+    for mode in MODES:
+        medians = {t: statistics.median(v) for t, v in samples[mode].items()}
+        base = medians[BASELINE]
+        figures[mode] = {
+            "baseline_median_ms": round(base, 1),
+            "handlers": {
+                t: {"median_ms": round(medians[t], 1), "ratio_to_baseline": round(medians[t] / base, 2)}
+                for t in HANDLERS
+            },
+            "samples_ms": {t: [round(x, 1) for x in v] for t, v in samples[mode].items()},
+        }
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,10 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per target (default 7)")
     args = parser.parse_args(argv)
     figures = run(args.runs)
-    print(f"cold import, median of {figures['runs']} fresh interpreters")
-    print(f"  {BASELINE:<34} {figures['baseline_median_ms']:8.1f} ms")
-    for name, handler in figures["handlers"].items():
-        print(f"  {name:<34} {handler['median_ms']:8.1f} ms  {handler['ratio_to_baseline']:.2f}x")
+    for mode in MODES:
+        print(f"cold import, {mode}, median of {figures['runs']} fresh interpreters")
+        print(f"  {BASELINE:<34} {figures[mode]['baseline_median_ms']:8.1f} ms")
+        for name, handler in figures[mode]["handlers"].items():
+            print(f"  {name:<34} {handler['median_ms']:8.1f} ms  {handler['ratio_to_baseline']:.2f}x")
+    if figures["stray_pyc_in_tree"]:
+        print(f"warning: {figures['stray_pyc_in_tree']} .pyc files in the source tree: `source` read them")
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from engine.backtest.models import BacktestSpec, FillModelIn
 from engine.backtest.run import SlotRecord
 from engine.clock import parse_iso, utc_now
-from engine.models.base import Money, UtcDatetime
+from engine.models.base import Model, Money, UtcDatetime
 from engine.models.strategy import NodeGraph
 from engine.models.trading import Trade
 from engine.services import backtests
@@ -52,12 +52,12 @@ class GraphBacktestIn(BacktestSpec):
     node_graph: NodeGraph
 
 
-class BacktestStartedOut(BaseModel):
+class BacktestStartedOut(Model):
     backtest_id: str
     status: Status
 
 
-class BacktestOut(BaseModel):
+class BacktestOut(Model):
     """A backtest: its request, its state and, once completed, the performance document of a live strategy."""
 
     backtest_id: str
@@ -121,12 +121,12 @@ class BacktestOut(BaseModel):
         )
 
 
-class BacktestListOut(BaseModel):
+class BacktestListOut(Model):
     items: list[BacktestOut]
     next_token: str | None = None
 
 
-class BacktestTradeListOut(BaseModel):
+class BacktestTradeListOut(Model):
     items: list[schemas.TradeOut]
     next_token: str | None = None
 
@@ -135,17 +135,17 @@ class BacktestExecutionOut(SlotRecord):
     """A slot that traded or did not complete (slots that did neither are counted, not listed)."""
 
 
-class BacktestExecutionListOut(BaseModel):
+class BacktestExecutionListOut(Model):
     items: list[BacktestExecutionOut]
     next_token: str | None = None
 
 
-class BacktestDeletedOut(BaseModel):
+class BacktestDeletedOut(Model):
     backtest_id: str
     status: Literal["cancelled", "deleted"]
 
 
-class ComparisonOut(BaseModel):
+class ComparisonOut(Model):
     """The out-of-sample view: the live strategy beside a backtest of the same graph over the same period."""
 
     strategy_id: str

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from engine.models.base import UtcDatetime
+from engine.models.base import Model, UtcDatetime
 from engine.models.history import Deployment, DeploymentSummary, EventType, GraphVersion, StrategyEvent
 from engine.models.strategy import NodeGraph
 
@@ -16,12 +16,12 @@ class DeploymentOut(Deployment):
     final_summary: DeploymentSummary | None = None
 
 
-class DeploymentListOut(BaseModel):
+class DeploymentListOut(Model):
     items: list[DeploymentOut]
     next_token: str | None = None
 
 
-class GraphVersionSummaryOut(BaseModel):
+class GraphVersionSummaryOut(Model):
     """One kept graph in the list: its number, when and by whom, what changed, and whether it is current."""
 
     graph_version: int
@@ -48,12 +48,12 @@ class GraphVersionOut(GraphVersionSummaryOut):
         return cls.model_validate({**values, "current": version.graph_version == current})
 
 
-class GraphVersionListOut(BaseModel):
+class GraphVersionListOut(Model):
     items: list[GraphVersionSummaryOut]
     next_token: str | None = None
 
 
-class StrategyEventOut(BaseModel):
+class StrategyEventOut(Model):
     """One timeline entry: `actor` is the user's sub, or `system` for what the engine did by itself."""
 
     event_id: str
@@ -72,6 +72,6 @@ class StrategyEventOut(BaseModel):
         return cls.model_validate(event.model_dump(include=set(cls.model_fields)))
 
 
-class StrategyEventListOut(BaseModel):
+class StrategyEventListOut(Model):
     items: list[StrategyEventOut]
     next_token: str | None = None

@@ -9,10 +9,10 @@ from typing import Any, Literal, cast
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from engine.clock import Deadline, utc_now
-from engine.models.base import Money
+from engine.models.base import Model, Money
 from engine.models.strategy import MAX_BANKROLL, MIN_BANKROLL
 from engine.models.trading import OutcomeSide, TradeReason
 from engine.settings import get_settings
@@ -29,12 +29,12 @@ PREVIEW_MARGIN_SECONDS = 3.0
 # -- edge models -------------------------------------------------------------------------------------------
 
 
-class InputsOut(BaseModel):
+class InputsOut(Model):
     min: int
     max: int | None = Field(description="null: any number of input edges")
 
 
-class NodeTypeOut(BaseModel):
+class NodeTypeOut(Model):
     type: str
     category: Literal["source", "filter", "signal", "logic", "sink"]
     title: str
@@ -45,11 +45,11 @@ class NodeTypeOut(BaseModel):
     example: dict[str, Any] = Field(description="a valid config")
 
 
-class NodeTypeListOut(BaseModel):
+class NodeTypeListOut(Model):
     items: list[NodeTypeOut]
 
 
-class GraphIn(BaseModel):
+class GraphIn(Model):
     """POST /strategies/validate: the graph as a client would save it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -57,7 +57,7 @@ class GraphIn(BaseModel):
     node_graph: dict[str, Any]
 
 
-class FindingOut(BaseModel):
+class FindingOut(Model):
     node_id: str | None
     loc: list[str | int]
     code: str
@@ -65,20 +65,20 @@ class FindingOut(BaseModel):
     level: Literal["error", "warning"]
 
 
-class GraphValidationOut(BaseModel):
+class GraphValidationOut(Model):
     valid: bool = Field(description="passes the save checks")
     deployable: bool = Field(description="passes the deploy checks too")
     errors: list[FindingOut]
 
 
-class PreviewIn(BaseModel):
+class PreviewIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     node_graph: dict[str, Any]
     paper_bankroll_usd: Money | None = Field(default=None, ge=MIN_BANKROLL, le=MAX_BANKROLL)
 
 
-class PreviewNodeOut(BaseModel):
+class PreviewNodeOut(Model):
     node_id: str
     type: str
     received: int
@@ -89,7 +89,7 @@ class PreviewNodeOut(BaseModel):
     error: str | None = None
 
 
-class PreviewOrderOut(BaseModel):
+class PreviewOrderOut(Model):
     market_id: str
     token_id: str
     outcome: OutcomeSide
@@ -101,7 +101,7 @@ class PreviewOrderOut(BaseModel):
     shares: Money | None = None
 
 
-class PreviewOut(BaseModel):
+class PreviewOut(Model):
     nodes: list[PreviewNodeOut]
     orders: list[PreviewOrderOut]
     warnings: list[str]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from engine.clock import utc_now
+from engine.models.base import Model
 from engine.services import webhooks
 from engine.settings import get_settings
 from engine.storage.user_settings import SecretBox, UserSettingsRepository
@@ -23,7 +24,7 @@ except ImportError:  # in Lambda the function's folder is the task root
 router = Router()  # type: ignore[no-untyped-call]
 
 
-class NotificationSettingsIn(BaseModel):
+class NotificationSettingsIn(Model):
     """PUT /notification-settings."""
 
     model_config = ConfigDict(extra="forbid")
@@ -35,7 +36,7 @@ class NotificationSettingsIn(BaseModel):
     )
 
 
-class NotificationSettingsOut(BaseModel):
+class NotificationSettingsOut(Model):
     """GET /notification-settings: `webhook_url` null when none is registered. Never the secret."""
 
     webhook_url: str | None = None

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from engine.clock import utc_now
 from engine.models.account_view import AccountPerformance, AccountPortfolio
-from engine.models.base import Money, UtcDatetime
+from engine.models.base import Model, Money, UtcDatetime
 from engine.services import account_view, strategies
 from engine.storage.account_view import AccountViewRepository
 
@@ -34,12 +34,12 @@ class AccountPerformanceOut(AccountPerformance):
     """The combined hourly equity curve and its time-weighted metrics."""
 
 
-class NormalizedPoint(BaseModel):
+class NormalizedPoint(Model):
     at: UtcDatetime
     value: Money = Field(description="equity / bankroll")
 
 
-class ComparedStrategyOut(BaseModel):
+class ComparedStrategyOut(Model):
     strategy_id: str
     strategy_name: str
     bankroll_usd: Money
@@ -47,7 +47,7 @@ class ComparedStrategyOut(BaseModel):
     normalized_curve: list[NormalizedPoint]
 
 
-class CompareOut(BaseModel):
+class CompareOut(Model):
     items: list[ComparedStrategyOut]
 
 

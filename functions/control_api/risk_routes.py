@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from engine.clock import utc_now
+from engine.models.base import Model
 from engine.models.risk import KillMode, KillSwitch, RiskLimits, RiskSettings
 from engine.services import kill_switch, risk, strategies
 from engine.storage.account_view import AccountViewRepository
@@ -33,17 +34,17 @@ class RiskSettingsOut(RiskSettings):
     """The limits, when they were set, and the kill switch when it is on."""
 
 
-class KillSwitchIn(BaseModel):
+class KillSwitchIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     mode: KillMode
 
 
-class KillSwitchOut(BaseModel):
+class KillSwitchOut(Model):
     kill_switch: KillSwitch
 
 
-class ReleasedOut(BaseModel):
+class ReleasedOut(Model):
     resumed_strategy_ids: list[str]
 
 

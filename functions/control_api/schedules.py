@@ -4,10 +4,9 @@ dialog shows them before a deploy). Pure computation: no storage, nothing owned.
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
 
 from engine.clock import utc_now
-from engine.models.base import UtcDatetime
+from engine.models.base import Model, UtcDatetime
 from engine.services.schedules import SchedulePreview, preview_slots
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
@@ -22,7 +21,7 @@ class SchedulePreviewIn(SchedulePreview):
     """`{frequency | schedule_cron, timezone?, count?}` (count 1..20, default 5)."""
 
 
-class SchedulePreviewOut(BaseModel):
+class SchedulePreviewOut(Model):
     next_slots: list[UtcDatetime]
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from engine.models.base import Money, UtcDatetime
+from engine.models.base import Model, Money, UtcDatetime
 from engine.models.execution import ExecutionLog, RunStatus
 from engine.models.portfolio import Portfolio
 from engine.models.strategy import (
@@ -30,7 +30,7 @@ DESCRIPTION_MAX = 2000
 TYPE_MAX = 64
 
 
-class _In(BaseModel):
+class _In(Model):
     # unknown keys are mistakes (a misspelt field would otherwise be dropped silently)
     model_config = ConfigDict(extra="forbid")
 
@@ -69,7 +69,7 @@ class DeployStrategyIn(DeployConfig):
     """POST /strategies/{id}/deploy: paper bankroll 100..1,000,000, `frequency` or `schedule_cron`, zone."""
 
 
-class StrategyOut(BaseModel):
+class StrategyOut(Model):
     """A strategy as clients see it (DESIGN 2)."""
 
     strategy_id: str
@@ -123,7 +123,7 @@ class StrategyDetailOut(StrategyOut):
     next_slots: list[UtcDatetime] = Field(default_factory=list)
 
 
-class StrategyListOut(BaseModel):
+class StrategyListOut(Model):
     items: list[StrategyOut]
     next_token: str | None = None
 
@@ -132,7 +132,7 @@ class ExecutionLogOut(ExecutionLog):
     """One run: status, timing, trades created and the per-node trace (capped, `truncated` when cut)."""
 
 
-class ExecutionLogSummaryOut(BaseModel):
+class ExecutionLogSummaryOut(Model):
     """One run as a list shows it: the log without its trace (GET .../executions/{execution_id} has it)."""
 
     execution_id: str
@@ -152,12 +152,12 @@ class ExecutionLogSummaryOut(BaseModel):
     deployment_id: str | None = None  # the deployment it ran under (none before deployment records)
 
 
-class ExecutionLogListOut(BaseModel):
+class ExecutionLogListOut(Model):
     items: list[ExecutionLogSummaryOut]
     next_token: str | None = None
 
 
-class TradeOut(BaseModel):
+class TradeOut(Model):
     """One paper trade (DESIGN 2); `fill` on BUY and SELL."""
 
     trade_id: str
@@ -183,7 +183,7 @@ class TradeOut(BaseModel):
         return cls.model_validate(trade.model_dump(include=set(TradeOut.model_fields)))
 
 
-class TradeListOut(BaseModel):
+class TradeListOut(Model):
     items: list[TradeOut]
     next_token: str | None = None
 
@@ -196,14 +196,14 @@ class PerformanceOut(Performance):
     """The equity curve and the metrics (Freqtrade's formulas; ratios 0..1, `_pct` in percent)."""
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     code: str = Field(description="One of DESIGN 4's error codes, e.g. strategy_not_found")
     message: str
     details: Any = Field(default=None, description="validation_error: [{loc, msg, type}]; others vary")
     request_id: str = Field(description="The request id; the log lines of this request carry it too")
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Model):
     """Every error answer: `{"error": {"code", "message", "details", "request_id"}}`."""
 
     error: ErrorBody

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from engine.models.base import Model
 from engine.models.watchlist import Watchlist, WatchlistItem
 
 NAME_MAX = 120
@@ -14,7 +15,7 @@ ID_MAX = 128
 ITEMS_PER_REQUEST = 100
 
 
-class _In(BaseModel):
+class _In(Model):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -65,7 +66,7 @@ class WatchlistOut(Watchlist):
     """A watchlist: its name, description, item count and times."""
 
 
-class WatchlistListOut(BaseModel):
+class WatchlistListOut(Model):
     items: list[WatchlistOut]
     next_token: str | None = None
 
@@ -75,6 +76,6 @@ class WatchlistItemOut(WatchlistItem):
     its status (watching, escalated, entered, exited) and when it expires."""
 
 
-class WatchlistItemListOut(BaseModel):
+class WatchlistItemListOut(Model):
     items: list[WatchlistItemOut]
     next_token: str | None = None

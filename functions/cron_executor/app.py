@@ -8,10 +8,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
 from engine import clock
 from engine.market.polymarket import PolymarketClient, client_from_settings
+from engine.models.base import Model
 from engine.services.tick import TickReport, run_tick
 from engine.settings import get_settings
 
@@ -24,7 +25,7 @@ copy_config_to_registered_loggers(source_logger=logger, include={"engine"})
 _provider: PolymarketClient | None = None
 
 
-class ScheduledEvent(BaseModel):
+class ScheduledEvent(Model):
     """The two fields of EventBridge's scheduled event the tick reads. Powertools' EventBridgeModel would do
     the same, but importing its parser builds every event model it has: a cold start pays for all of them."""
 

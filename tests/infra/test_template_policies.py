@@ -14,6 +14,7 @@ import pytest
 
 from engine.settings import Settings
 from local.infra import Names, function_environment, load_template, resources_of_type
+from tests.support.http import ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
@@ -22,57 +23,8 @@ FUNCTIONS = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
 TABLES = resources_of_type(TEMPLATE, "AWS::DynamoDB::Table")
 QUEUES = resources_of_type(TEMPLATE, "AWS::SQS::Queue")
 
-# DESIGN section 4: the public routes, each served once by the control API.
-DESIGN_ROUTES = {
-    ("POST", "/strategies"),
-    ("GET", "/strategies"),
-    ("GET", "/strategies/{id}"),
-    ("PATCH", "/strategies/{id}"),
-    ("DELETE", "/strategies/{id}"),
-    *{
-        ("POST", f"/strategies/{{id}}/{action}")
-        for action in ("deploy", "start", "pause", "stop", "resume", "run")
-    },
-    *{("GET", f"/strategies/{{id}}/{view}") for view in ("executions", "trades", "portfolio", "performance")},
-    # DESIGN 5.1: the strategy language's catalogue, validation and preview
-    ("GET", "/node-types"),
-    ("POST", "/strategies/validate"),
-    ("POST", "/strategies/preview"),
-    *{(method, "/notification-settings") for method in ("PUT", "GET", "DELETE")},
-    # a strategy's history (issue 13)
-    *{("GET", f"/strategies/{{id}}/{view}") for view in ("deployments", "versions", "events")},
-    ("GET", "/strategies/{id}/deployments/{deployment_id}"),
-    ("GET", "/strategies/{id}/versions/{graph_version}"),
-    ("POST", "/strategies/{id}/versions/{graph_version}/restore"),
-    # watchlists (issue 13)
-    ("POST", "/watchlists"),
-    ("GET", "/watchlists"),
-    ("GET", "/watchlists/{watchlist_id}"),
-    ("PATCH", "/watchlists/{watchlist_id}"),
-    ("DELETE", "/watchlists/{watchlist_id}"),
-    ("POST", "/watchlists/{watchlist_id}/items"),
-    ("GET", "/watchlists/{watchlist_id}/items"),
-    ("DELETE", "/watchlists/{watchlist_id}/items/{market_id}"),
-    # DESIGN 9: backtests
-    ("POST", "/strategies/{id}/backtests"),
-    ("GET", "/strategies/{id}/backtests"),
-    ("GET", "/strategies/{id}/backtests/{backtest_id}/comparison"),
-    ("POST", "/backtests"),
-    ("GET", "/backtests/{backtest_id}"),
-    ("DELETE", "/backtests/{backtest_id}"),
-    ("GET", "/backtests/{backtest_id}/trades"),
-    ("GET", "/backtests/{backtest_id}/executions"),
-    ("GET", "/strategies/{id}/executions/{execution_id}"),
-    ("POST", "/schedules/preview"),
-    # DESIGN sections 12 and 13 (issue 14)
-    ("GET", "/portfolio"),
-    ("GET", "/portfolio/performance"),
-    ("GET", "/strategies/compare"),
-    ("PUT", "/risk-limits"),
-    ("GET", "/risk-limits"),
-    ("POST", "/kill-switch"),
-    ("DELETE", "/kill-switch"),
-}
+# DESIGN section 4 and on: the public routes, each served once by the control API.
+DESIGN_ROUTES = set(ROUTES)
 # The web dashboard's files: served by their own function, outside the JWT authorizer (the app signs in).
 WEB_ROUTES = {("GET", "/app"), ("GET", "/app/{proxy+}")}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -47,3 +48,31 @@ def test_a_large_overflow_on_a_slow_queue_still_returns_inside_the_budget_and_lo
         for sid in still_due:
             stored = StrategyRepository().find(sid)
             assert stored is not None and stored.due_at == T0 and stored.claim_token is None
+
+
+def test_the_overflow_is_queued_by_several_senders_so_a_slow_queue_still_takes_all_of_it() -> None:
+    # A run deadline longer than the budget leaves no window to start a run: all 300 due are overflow at once
+    with handler_stack(SAFETY_MARGIN_SECONDS="4", RUN_DEADLINE_SECONDS="40") as stack:
+        # Given 300 due strategies, a 30 s budget, and a queue taking 1 s per batch of 10: one sender would
+        # need 30 s for the 30 batches, more than the ~26 s it may use; four need ~8 s
+        seed_running(300)
+        in_flight: list[int] = [0]
+        most: list[int] = [0]
+        lock = threading.Lock()
+
+        def slow_send(**_: Any) -> None:
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(SQS_LATENCY_SECONDS)
+            with lock:
+                in_flight[0] -= 1
+
+        Messaging().sqs.meta.events.register("before-call.sqs.SendMessageBatch", slow_send)
+        # When
+        report = stack.cron(T0 + timedelta(seconds=1), budget_seconds=30)
+        # Then every due strategy was queued, none left due, with batches sent concurrently
+        queued = {json.loads(m["Body"])["strategy_id"] for m in receive_all(stack)}
+        assert report["executed"] == 0 and report["left_due"] == 0 and report["defer_failed"] == 0
+        assert report["deferred"] == len(queued) == 300
+        assert most[0] > 1

@@ -11,10 +11,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 API_ID = "a1b2c3d4e5"
-# the template's routes, as API Gateway names them in `routeKey` (its path parameter is `{id}`)
+# The contract's routes (DESIGN 4 and on), as the template declares them and API Gateway names them in
+# `routeKey` (its path parameter is `{id}`); tests/infra checks the template against this one list.
 ROUTES = (
     # static routes first: API Gateway prefers them to `/strategies/{id}` (issue 14)
     ("GET", "/strategies/compare"),
+    ("GET", "/node-types"),
+    ("POST", "/strategies/validate"),
+    ("POST", "/strategies/preview"),
+    ("POST", "/schedules/preview"),
     ("GET", "/portfolio"),
     ("GET", "/portfolio/performance"),
     ("PUT", "/risk-limits"),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from engine.models.base import Model
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     strategies_table: str = Field(default="autopilot-strategies", alias="STRATEGIES_TABLE")

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from engine import schedule
 from engine.backtest.source import FillModel
-from engine.models.base import Money, UtcDatetime
-from engine.models.strategy import MAX_BANKROLL, MIN_BANKROLL
+from engine.models.base import Model, Money, UtcDatetime
+from engine.models.strategy import MAX_BANKROLL, MIN_BANKROLL, ScheduleChoice
 
 MAX_DAYS = 365
 MAX_SLOTS = 20_000
@@ -19,7 +19,7 @@ DEFAULT_HALF_SPREAD_BPS = Decimal(100)
 DEFAULT_SLIPPAGE_BPS = Decimal(25)
 
 
-class FillModelIn(BaseModel):
+class FillModelIn(Model):
     """`fill_model`: the price at the slot, plus half the spread and the slippage (bps of the price)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -32,48 +32,25 @@ class FillModelIn(BaseModel):
         return FillModel(half_spread_bps=self.half_spread_bps, slippage_bps=self.slippage_bps, fees=self.fees)
 
 
-class BacktestSpec(BaseModel):
+class BacktestSpec(ScheduleChoice):
     """The period, schedule, bankroll and assumptions of one backtest (DESIGN 9)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: UtcDatetime
     end: UtcDatetime
-    frequency: Literal["1m", "5m", "15m", "30m", "1h"] | None = None
-    schedule_cron: str | None = Field(default=None, max_length=200)
-    timezone: str = Field(default="UTC", max_length=64)
     paper_bankroll_usd: Money = Field(ge=MIN_BANKROLL, le=MAX_BANKROLL)
     fill_model: FillModelIn = Field(default_factory=FillModelIn)
     allow_proxies: bool = False
 
-    @field_validator("schedule_cron")
-    @classmethod
-    def _cron_grammar(cls, value: str | None) -> str | None:
-        return None if value is None else schedule.validate_cron(value)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return schedule.validate_timezone(value)
+    def fires_from(self) -> datetime | None:
+        return self.start
 
     @model_validator(mode="after")
-    def _period_and_schedule(self) -> BacktestSpec:
-        if (self.frequency is None) == (self.schedule_cron is None):
-            raise ValueError("give exactly one of `frequency` or `schedule_cron`")
+    def _period(self) -> BacktestSpec:
         if self.end <= self.start:
             raise ValueError("`end` must be after `start`")
         if self.end - self.start > timedelta(days=MAX_DAYS):
             raise ValueError(f"a backtest covers at most {MAX_DAYS} days")
-        if self.schedule_cron is not None:
-            schedule.ensure_fires(self.schedule_cron, self.timezone, self.start)
         return self
-
-    @property
-    def cron(self) -> str:
-        if self.frequency is not None:
-            return schedule.FREQUENCIES[self.frequency]
-        assert self.schedule_cron is not None
-        return self.schedule_cron
 
 
 class TooManySlots(ValueError):

@@ -40,9 +40,16 @@ UtcDatetime = Annotated[
 ]
 
 
-class DomainModel(BaseModel):
+class Model(BaseModel):
+    """Every model's root. `defer_build`: a model's validator and serializer are built on first use, not at
+    import, so a cold start pays only for the models its request touches (DESIGN's cold-import figure)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class DomainModel(Model):
     model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
 
 
-class FrozenModel(BaseModel):
+class FrozenModel(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)

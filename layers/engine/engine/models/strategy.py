@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from engine import schedule
-from engine.models.base import DomainModel, Money, UtcDatetime
+from engine.models.base import DomainModel, Model, Money, UtcDatetime
 
 MAX_NODES = 50
 MAX_EDGES = 100
@@ -50,7 +51,7 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
-class Node(BaseModel):
+class Node(Model):
     """A graph node. Extra keys (a builder's `position`, `label`) are kept as given."""
 
     model_config = ConfigDict(extra="allow")
@@ -60,14 +61,14 @@ class Node(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-class Edge(BaseModel):
+class Edge(Model):
     model_config = ConfigDict(extra="allow")
 
     source: str = Field(min_length=1, max_length=64)
     target: str = Field(min_length=1, max_length=64)
 
 
-class NodeGraph(BaseModel):
+class NodeGraph(Model):
     """Structure only; semantic checks (types, configs, cycles, reachability) are in engine.graph.validate."""
 
     model_config = ConfigDict(extra="forbid")
@@ -76,19 +77,18 @@ class NodeGraph(BaseModel):
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
 
 
-class DeployConfig(BaseModel):
-    """The body of POST /strategies/{id}/deploy, validated with the rules of DESIGN 4."""
+Frequency = Literal["1m", "5m", "15m", "30m", "1h"]
+
+
+class ScheduleChoice(Model):
+    """A schedule as clients give it (DESIGN 4): exactly one of `frequency` (a preset) or `schedule_cron`, in
+    `timezone` (IANA). One set of rules for deploys, schedule previews and backtests."""
 
     model_config = ConfigDict(extra="forbid")
 
-    trading_mode: Literal["paper", "live"] = "paper"
-    # required unless the graph is an alert strategy (NOTIFY sinks only), which never trades
-    paper_bankroll_usd: Money | None = Field(default=None, ge=MIN_BANKROLL, le=MAX_BANKROLL)
-    frequency: Literal["1m", "5m", "15m", "30m", "1h"] | None = None
+    frequency: Frequency | None = None
     schedule_cron: str | None = Field(default=None, max_length=200)
     timezone: str = Field(default="UTC", max_length=64)
-    auto_start: bool = False
-    max_consecutive_failures: int = Field(default=3, ge=1, le=100)
 
     @field_validator("schedule_cron")
     @classmethod
@@ -101,12 +101,16 @@ class DeployConfig(BaseModel):
         return schedule.validate_timezone(value)
 
     @model_validator(mode="after")
-    def _one_schedule(self) -> DeployConfig:
+    def _one_schedule(self) -> Self:
         if (self.frequency is None) == (self.schedule_cron is None):
             raise ValueError("give exactly one of `frequency` or `schedule_cron`")
         if self.schedule_cron is not None:
-            schedule.ensure_fires(self.schedule_cron, self.timezone)
+            schedule.ensure_fires(self.schedule_cron, self.timezone, self.fires_from())
         return self
+
+    def fires_from(self) -> datetime | None:
+        """When the expression must fire within a year of; None is now (a model has no clock to pass)."""
+        return None
 
     @property
     def cron(self) -> str:
@@ -114,6 +118,16 @@ class DeployConfig(BaseModel):
             return schedule.FREQUENCIES[self.frequency]
         assert self.schedule_cron is not None
         return self.schedule_cron
+
+
+class DeployConfig(ScheduleChoice):
+    """The body of POST /strategies/{id}/deploy, validated with the rules of DESIGN 4."""
+
+    trading_mode: Literal["paper", "live"] = "paper"
+    # required unless the graph is an alert strategy (NOTIFY sinks only), which never trades
+    paper_bankroll_usd: Money | None = Field(default=None, ge=MIN_BANKROLL, le=MAX_BANKROLL)
+    auto_start: bool = False
+    max_consecutive_failures: int = Field(default=3, ge=1, le=100)
 
 
 class Strategy(DomainModel):
@@ -193,9 +207,11 @@ __all__ = [
     "DeployConfig",
     "Edge",
     "ExecutionMode",
+    "Frequency",
     "Node",
     "NodeGraph",
     "PauseReason",
+    "ScheduleChoice",
     "Strategy",
     "StrategyStatus",
     "allowed_actions",

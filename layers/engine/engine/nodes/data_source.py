@@ -17,6 +17,7 @@ from engine.clock import iso
 from engine.errors import MarketDataUnavailable
 from engine.market.snapshot import order_markets
 from engine.market.types import Market, MarketQuery, OrderBy
+from engine.models.base import Model
 from engine.nodes.base import INCLUDE, Category, NodeOutput, RunContext
 from engine.nodes.registry import register
 
@@ -24,7 +25,7 @@ V1_KEYS = {"source", "active_only", "limit", "tag", "order_by", "ascending"}
 MAX_QUERY = 10_000  # with v2 narrowing the query takes everything, and `limit` applies after
 
 
-class DataSourceConfig(BaseModel):
+class DataSourceConfig(Model):
     model_config = ConfigDict(extra="forbid")
 
     source: Literal["polymarket", "positions", "watchlist"] = Field(

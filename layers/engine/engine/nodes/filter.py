@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from engine.market.types import Market
+from engine.models.base import Model
 from engine.nodes.base import INCLUDE, Category, NodeOutput, RunContext
 from engine.nodes.registry import register
 
@@ -87,7 +88,7 @@ def _check_field(value: str) -> str:
     raise ValueError(f"Input should be a market field ({known}) or a field a signal node writes")
 
 
-class Condition(BaseModel):
+class Condition(Model):
     """A rule on one field (`field`, `op`, `value`), or a group: `any` (one holds) or `all` (every one)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -200,7 +201,7 @@ def _depth(condition: Condition) -> int:
     return 1 + max((_depth(m) for m in condition.members), default=0) if condition.members else 0
 
 
-class SortBy(BaseModel):
+class SortBy(Model):
     model_config = ConfigDict(extra="forbid")
 
     field: str = Field(description="A numeric market field or an annotated field.")
@@ -214,7 +215,7 @@ class SortBy(BaseModel):
         return _check_field(value)
 
 
-class FilterConfig(BaseModel):
+class FilterConfig(Model):
     model_config = ConfigDict(extra="forbid")
 
     conditions: list[Condition] = Field(

@@ -8,11 +8,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.market.types import Market
+from engine.models.base import Model
 from engine.nodes.base import EXCLUDE, INCLUDE, Category, NodeOutput, RunContext
 from engine.nodes.registry import register
 
 
-class LogicConfig(BaseModel):
+class LogicConfig(Model):
     model_config = ConfigDict(extra="forbid")
 
     op: Literal["and", "or", "not"] = Field(

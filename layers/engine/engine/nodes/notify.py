@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.clock import iso
 from engine.market.types import Market
 from engine.models.alerts import Alert, NotifyOn
+from engine.models.base import Model
 from engine.nodes.base import NodeOutput, RunContext
 from engine.nodes.registry import register
 
@@ -50,7 +51,7 @@ def _check(template: str, allowed: frozenset[str]) -> str:
     return template
 
 
-class NotifyConfig(BaseModel):
+class NotifyConfig(Model):
     model_config = ConfigDict(extra="forbid")
 
     on: NotifyOn = Field(

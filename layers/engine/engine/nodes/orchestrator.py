@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.clock import iso, parse_iso
 from engine.market.types import Market, OutcomeToken
+from engine.models.base import Model
 from engine.models.trading import Holding, Order, OutcomeSide, TradeReason
 from engine.money import ZERO, usd
 from engine.nodes.base import INCLUDE, Category, NodeOutput, RunContext
@@ -30,7 +31,7 @@ Pct = Decimal
 _POS = {"gt": 0, "allow_inf_nan": False}
 
 
-class SizingConfig(BaseModel):
+class SizingConfig(Model):
     """How much each entry spends. Every size is then capped by `max_usd`, the risk's `max_position_usd` and
     the cash above the reserve; a size under `min_usd` is not placed."""
 
@@ -78,7 +79,7 @@ class SizingConfig(BaseModel):
         return self
 
 
-class ExitsConfig(BaseModel):
+class ExitsConfig(Model):
     """When held positions are sold (percentages are 0..100 of the entry price)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -120,7 +121,7 @@ class ExitsConfig(BaseModel):
         return self
 
 
-class RiskConfig(BaseModel):
+class RiskConfig(Model):
     """Limits on entries (percentages are 0..100)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -159,7 +160,7 @@ class RiskConfig(BaseModel):
     )
 
 
-class OrchestratorConfig(BaseModel):
+class OrchestratorConfig(Model):
     """The config keys of DESIGN 5; unknown keys are rejected. Percentages are 0..100, not fractions.
 
     v1's flat keys still work and mean what they meant; the `sizing`, `exits` and `risk` sections are v2.

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine import indicators
 from engine.market.types import INTERVAL_SECONDS, HistoryInterval, HistoryWindow, Market, OutcomeToken
+from engine.models.base import Model
 from engine.nodes.base import INCLUDE, Category, NodeOutput, RunContext
 from engine.nodes.filter import FIELD_NAME, MARKET_FIELDS
 from engine.nodes.registry import register
@@ -29,7 +30,7 @@ def _output_field(value: str) -> str:
     return value
 
 
-class _Threshold(BaseModel):
+class _Threshold(Model):
     keep_above: Decimal | None = Field(
         default=None, allow_inf_nan=False, description="Keep only markets whose value is at least this."
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.market.types import Market
+from engine.models.base import Model
 from engine.nodes.base import NodeOutput, RunContext
 from engine.nodes.registry import register
 
@@ -65,7 +66,7 @@ def watchlist_markets(config: DataSourceConfig, ctx: RunContext) -> NodeOutput:
     return NodeOutput(markets=markets, decisions=[decision])
 
 
-class WatchlistConfig(BaseModel):
+class WatchlistConfig(Model):
     model_config = ConfigDict(extra="forbid")
 
     action: WatchlistAction = "add"

@@ -375,12 +375,38 @@ def run_tick(
     snapshot = engine.snapshot(provider, now=slot, deadline=budget)
     deferred: list[DueRef] = []
     deferred_lock = threading.Lock()
+    # The overflow is queued as it becomes known, by a few sender threads beside the runs: at 10,000 due a
+    # single sender (one SendMessageBatch of 10 at a time) would need most of the budget.
+    senders = ThreadPoolExecutor(max_workers=DEFER_SENDERS, thread_name_prefix="defer")
+
+    def send(chunk: list[DueRef]) -> None:
+        # each chunk is sent only while time remains; what cannot be sent stays due (unclaimed), so the
+        # next tick takes it
+        if remaining() <= margin / 2 + DEFER_CHUNK_SECONDS:
+            report.add(left_due=len(chunk))
+            return
+        _defer(messaging, chunk, slot=slot, report=report, tick_id=tick_id)
+
+    def defer(ref: DueRef) -> None:
+        with deferred_lock:
+            deferred.append(ref)
+            if len(deferred) < DEFER_CHUNK:
+                return
+            chunk = deferred[:]
+            deferred.clear()
+        senders.submit(send, chunk)
+
+    def flush() -> None:
+        with deferred_lock:
+            chunk = deferred[:]
+            deferred.clear()
+        if chunk:
+            senders.submit(send, chunk)
 
     def one(ref: DueRef) -> None:
         left = remaining()
         if left <= margin + settings.run_deadline_seconds:
-            with deferred_lock:
-                deferred.append(ref)
+            defer(ref)
             return
         deadline = Deadline(min(settings.run_deadline_seconds, left - margin))
         try:
@@ -403,41 +429,21 @@ def run_tick(
             return
         report.count_outcome(outcome)
 
-    def defer(ref: DueRef) -> None:
-        with deferred_lock:
-            deferred.append(ref)
-
-    def queue_overflow(max_chunks: int | None = None) -> None:
-        # Called between waits while runs are in flight (one chunk at a time, so the loop keeps feeding the
-        # pool), then once at the end; each chunk is sent only while time remains, and what cannot be sent
-        # stays due (unclaimed), so the next tick takes it.
-        sent = 0
-        while max_chunks is None or sent < max_chunks:
-            with deferred_lock:
-                chunk = deferred[:DEFER_CHUNK]
-                del deferred[:DEFER_CHUNK]
-            if not chunk:
-                return
-            if remaining() <= margin / 2 + DEFER_CHUNK_SECONDS:
-                with deferred_lock:
-                    report.add(left_due=len(chunk) + len(deferred))
-                    deferred.clear()
-                return
-            _defer(messaging, chunk, slot=slot, report=report, tick_id=tick_id)
-            sent += 1
-
-    if refs:
-        _run_all(
-            refs,
-            one,
-            defer,
-            workers=settings.run_concurrency,
-            report=report,
-            wait_seconds=lambda: remaining() - margin / 2,
-            start_window=lambda: remaining() - margin - settings.run_deadline_seconds,
-            between_waits=lambda: queue_overflow(max_chunks=DEFER_CHUNKS_PER_WAIT),
-        )
-    queue_overflow()
+    try:
+        if refs:
+            _run_all(
+                refs,
+                one,
+                defer,
+                workers=settings.run_concurrency,
+                report=report,
+                wait_seconds=lambda: remaining() - margin / 2,
+                start_window=lambda: remaining() - margin - settings.run_deadline_seconds,
+                drained=flush,
+            )
+    finally:
+        flush()
+        senders.shutdown(wait=True)  # every send checks the time first and is bounded by the client timeouts
     if remaining() > margin + 1:
         try:
             # bounded by what is left now, not by the budget taken at the start of the tick
@@ -462,7 +468,7 @@ WAIT_SLICE_SECONDS = 0.25  # how often the tick looks up from its runs to queue 
 CAPACITY_FACTOR = 0.8  # keep a fifth of the estimated capacity in hand: run times vary
 DEFER_CHUNK = 10  # overflow messages queued at a time: one SendMessageBatch, so time is checked per call
 DEFER_CHUNK_SECONDS = 2.0  # time kept in hand to send one chunk
-DEFER_CHUNKS_PER_WAIT = 5  # chunks sent between two waits, so the loop keeps feeding the pool
+DEFER_SENDERS = 4  # threads queueing the overflow beside the runs
 
 
 def _run_all(
@@ -474,11 +480,12 @@ def _run_all(
     report: TickReport,
     wait_seconds: Callable[[], float],
     start_window: Callable[[], float],
-    between_waits: Callable[[], None],
+    drained: Callable[[], None],
 ) -> None:
     """Run `refs` (oldest due first) with at most `workers` in flight. From the run times measured so far it
     estimates how many more runs can still start inside `start_window()` seconds, and hands the newest-due
-    rest to `defer` early, so the overflow is queued while runs go on rather than in a burst at the end."""
+    rest to `defer` early, so the overflow is queued while runs go on rather than in a burst at the end;
+    `drained` is called once nothing is left to start or defer."""
     todo = deque(refs)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="run")
     pending: set[Future[None]] = set()
@@ -501,10 +508,11 @@ def _run_all(
             future = pool.submit(one, todo.popleft())
             started[future] = time.monotonic()
             pending.add(future)
+        if not todo:
+            drained()  # nothing more to hand out: the last partial chunk of overflow goes now, not at the end
         done, pending = wait(pending, timeout=min(WAIT_SLICE_SECONDS, left), return_when=FIRST_COMPLETED)
         now = time.monotonic()
         durations += [now - started.pop(f) for f in done]
-        between_waits()
     while todo:  # the budget ended before they could start: they go to the queue (or stay due)
         defer(todo.pop())
     if pending:
