@@ -3,11 +3,11 @@ import { api, ApiError, query, type Page } from "../api";
 import { Controls } from "../components/Controls";
 import { DeployDialog } from "../components/DeployDialog";
 import { EquityCharts } from "../components/EquityCharts";
-import { ErrorNote, Money, Section, Time } from "../components/common";
+import { ErrorNote, Section, Time } from "../components/common";
 import { Executions } from "../components/Executions";
 import { Positions, Trades } from "../components/Trades";
-import { num, pct, ratio } from "../format";
 import { useLoad } from "../hooks";
+import { Figures } from "../metrics";
 import { Link } from "../router";
 import { Backtests } from "../sections/Backtests";
 import { Deployments, Timeline, Versions, Watchlists } from "../sections/StrategyHistory";
@@ -135,30 +135,29 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
   );
 }
 
+// the key figures: the portfolio's, with the drawdown and Sharpe of the performance document
+const KEY_FIGURES = [
+  "equity_usd",
+  "total_pnl_usd",
+  "roi_pct",
+  "realized_pnl_usd",
+  "unrealized_pnl_usd",
+  "win_rate",
+  "open_positions_count",
+  "max_drawdown_usd",
+  "max_drawdown_relative",
+  "sharpe",
+  "fees_paid_usd",
+  "cash_usd",
+  "bankroll_usd",
+] as const;
+
 function KeyFigures({ portfolio, performance }: { portfolio: Portfolio; performance: Performance | null }) {
-  const pnlPct = portfolio.bankroll_usd ? (portfolio.total_pnl_usd / portfolio.bankroll_usd) * 100 : null;
-  const figures: [string, React.ReactNode][] = [
-    ["Equity", <Money value={portfolio.equity_usd} />],
-    ["Total P&L", <><Money value={portfolio.total_pnl_usd} signed /> <span className="muted">{pct(pnlPct)}</span></>],
-    ["Realized", <Money value={portfolio.realized_pnl_usd} signed />],
-    ["Unrealized", <Money value={portfolio.unrealized_pnl_usd} signed />],
-    ["ROI", pct(portfolio.roi_pct)],
-    ["Win rate", ratio(portfolio.win_rate)],
-    ["Open positions", String(portfolio.open_positions_count)],
-    ["Max drawdown", performance ? <><Money value={-performance.max_drawdown_usd} signed /> <span className="muted">{pct(-performance.max_drawdown_relative * 100)}</span></> : "–"],
-    ["Sharpe", performance?.sharpe !== undefined && performance?.sharpe !== null ? num(performance?.sharpe) : "–"],
-    ["Fees", <Money value={portfolio.fees_paid_usd} />],
-    ["Cash", <Money value={portfolio.cash_usd} />],
-    ["Bankroll", <Money value={portfolio.bankroll_usd} />],
-  ];
-  return (
-    <dl className="figures" aria-label="Key figures">
-      {figures.map(([name, value]) => (
-        <div key={name}>
-          <dt>{name}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  const item = {
+    ...portfolio,
+    max_drawdown_usd: performance?.max_drawdown_usd ?? null,
+    max_drawdown_relative: performance?.max_drawdown_relative ?? null,
+    sharpe: performance?.sharpe ?? null,
+  };
+  return <Figures item={item} names={KEY_FIGURES} label="Key figures" />;
 }
