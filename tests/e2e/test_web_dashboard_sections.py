@@ -278,3 +278,18 @@ def test_a_backtest_started_from_the_page_runs_and_shows_its_figures_and_curve_b
     assert "look_ahead_proxy" in result.inner_text()
     page.get_by_role("img", name="Backtest and live equity").locator("canvas").wait_for()
     shot(page, "strategy-backtest")
+
+
+def test_the_dashboard_with_a_trailing_slash_is_the_same_page(page: Any, stack: LocalStack) -> None:
+    # Given a user with a strategy
+    user = f"slash-{uuid.uuid4().hex[:6]}"
+    running_strategy(stack, user, "Behind a slash")
+
+    # When the dashboard is opened at /app/ (the address people type)
+    answer = page.goto(f"{stack.api_url}/app/#access_token={stack.token(user)}")
+
+    # Then it is the dashboard's page, signed in, with the strategy listed, and no error on the way
+    assert answer is not None and answer.status == 200
+    page.get_by_role("heading", name="Strategies").wait_for()
+    page.get_by_role("link", name="Behind a slash").wait_for()
+    assert "access_token" not in page.url
