@@ -50,11 +50,16 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
             optional(api<Portfolio>("GET", `/strategies/${strategyId}/portfolio`)),
             optional(api<Performance>("GET", `/strategies/${strategyId}/performance`)),
           ])
-        : Promise.resolve([null, null] as [Portfolio | null, Performance | null]),
+        : Promise.resolve(null),
     [strategyId, deployed],
   );
-  // the chart draws from the curve first; the trade markers (up to 1,000 trades) join when they arrive
-  const markers = useLoad(() => (deployed ? recentTrades(strategyId) : Promise.resolve([] as Trade[])), [strategyId, deployed]);
+  // The chart's answers go first: the sections below, and the chart's trade markers (up to 1,000 trades),
+  // ask only once the figures and the curve have arrived, so their requests never queue in front of them.
+  const chartSettled = deployed === false || (deployed === true && (figures.data !== null || figures.error !== null));
+  const markers = useLoad(
+    () => (deployed && chartSettled ? recentTrades(strategyId) : Promise.resolve([] as Trade[])),
+    [strategyId, deployed, chartSettled],
+  );
   const refresh = useCallback(() => {
     strategy.reload();
     figures.reload();
@@ -117,20 +122,24 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
           <p className="muted">No equity curve yet.</p>
         )}
       </Section>
-      <Section title="Positions">
-        <Positions positions={portfolio?.positions ?? []} />
-      </Section>
-      <Section title="Trades">
-        <Trades strategyId={strategyId} />
-      </Section>
-      <Section title="Execution history">
-        <Executions strategyId={strategyId} />
-      </Section>
-      <Deployments strategyId={strategyId} />
-      <Versions strategy={s} onRestored={refresh} />
-      <Timeline strategyId={strategyId} />
-      <Watchlists strategy={s} />
-      <Backtests strategy={s} liveCurve={performance?.equity_curve ?? []} />
+      {chartSettled ? (
+        <>
+          <Section title="Positions">
+            <Positions positions={portfolio?.positions ?? []} />
+          </Section>
+          <Section title="Trades">
+            <Trades strategyId={strategyId} />
+          </Section>
+          <Section title="Execution history">
+            <Executions strategyId={strategyId} />
+          </Section>
+          <Deployments strategyId={strategyId} />
+          <Versions strategy={s} onRestored={refresh} />
+          <Timeline strategyId={strategyId} />
+          <Watchlists strategy={s} />
+          <Backtests strategy={s} liveCurve={performance?.equity_curve ?? []} />
+        </>
+      ) : null}
     </main>
   );
 }
