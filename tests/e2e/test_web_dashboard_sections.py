@@ -293,3 +293,30 @@ def test_the_dashboard_with_a_trailing_slash_is_the_same_page(page: Any, stack: 
     page.get_by_role("heading", name="Strategies").wait_for()
     page.get_by_role("link", name="Behind a slash").wait_for()
     assert "access_token" not in page.url
+
+
+def test_a_strategy_opened_from_the_list_asks_for_its_curve_beside_the_strategy_not_after_it(
+    page: Any, stack: LocalStack
+) -> None:
+    # Given a deployed strategy in the list
+    user = f"beside-{uuid.uuid4().hex[:6]}"
+    sid = traded_strategy(stack, user, "Opened from the list")
+    page.goto(f"{stack.api_url}/app#access_token={stack.token(user)}")
+    link = page.get_by_role("link", name="Opened from the list")
+    link.wait_for()
+    events: list[str] = []
+
+    def record(kind: str, url: str) -> None:
+        if sid in url:  # the strategy's own requests: "" for the strategy, "/performance" for its curve
+            events.append(f"{kind} {url.split(sid, 1)[-1]}")
+
+    page.on("request", lambda r: record("request", r.url))
+    page.on("response", lambda r: record("response", r.url))
+
+    # When it is opened from the list
+    link.click()
+    page.get_by_role("img", name="Equity", exact=True).locator("canvas").wait_for()
+
+    # Then the curve was asked for before the strategy's own answer came back
+    assert events.index("request /performance") < events.index("response ")
+    assert events.index("request ") < events.index("response ")

@@ -3,6 +3,7 @@ import { api, query, type Page } from "../api";
 import { Dialog, ErrorNote, Money, Sparkline, Time } from "../components/common";
 import { pauseReasonText, pct } from "../format";
 import { useLoad } from "../hooks";
+import { rememberDeployed } from "../known";
 import { METRICS } from "../metrics";
 import { Link, navigate } from "../router";
 import type { Strategy } from "../types";
@@ -17,6 +18,7 @@ async function allStrategies(): Promise<Strategy[]> {
     out.push(...page.items);
     token = page.next_token;
   } while (token && out.length < 1000);
+  rememberDeployed(out);
   return out;
 }
 

@@ -7,6 +7,7 @@ import { ErrorNote, Section, Time } from "../components/common";
 import { Executions } from "../components/Executions";
 import { Positions, Trades } from "../components/Trades";
 import { useLoad } from "../hooks";
+import { knownDeployed } from "../known";
 import { Figures } from "../metrics";
 import { Link } from "../router";
 import { Backtests } from "../sections/Backtests";
@@ -41,8 +42,9 @@ async function optional<T>(load: Promise<T>): Promise<T | null> {
 export function StrategyPage({ strategyId }: { strategyId: string }) {
   const [deploying, setDeploying] = useState(false);
   const strategy = useLoad(() => api<Strategy>("GET", `/strategies/${strategyId}`), [strategyId]);
-  // a strategy never deployed has no portfolio yet: nothing to ask
-  const deployed = strategy.data ? strategy.data.paper_bankroll_usd !== null : null;
+  // a strategy never deployed has no portfolio yet: nothing to ask. Opened from the list, the page already
+  // knows (the list's answer) and asks for the figures beside the strategy; the strategy's answer decides.
+  const deployed = strategy.data ? strategy.data.paper_bankroll_usd !== null : knownDeployed(strategyId);
   const figures = useLoad(
     () =>
       deployed
