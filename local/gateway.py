@@ -64,7 +64,9 @@ def _path_pattern(path: str) -> re.Pattern[str]:
     parts = []
     for segment in path.strip("/").split("/"):
         if segment.startswith("{") and segment.endswith("+}"):
-            parts.append(f"(?P<{segment[1:-2]}>.+)")  # greedy {proxy+}
+            # greedy {proxy+}: every child path, and the bare trailing slash (`/app/` reaches `/app/{proxy+}`
+            # with an empty rest, as API Gateway routes it; a route path itself cannot end in `/`)
+            parts.append(f"(?P<{segment[1:-2]}>.*)")
         elif segment.startswith("{") and segment.endswith("}"):
             parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
         else:

@@ -386,3 +386,21 @@ def test_a_cors_preflight_from_an_allowed_origin_is_answered_by_the_gateway(gate
     assert status == 204
     assert answer_headers["access-control-allow-origin"] == "http://localhost:3000"
     assert gateway.captured.events == []
+
+
+def test_the_dashboard_with_a_trailing_slash_reaches_the_static_function_without_a_token() -> None:
+    # Given the template's routes (a route path cannot end in `/`: `/app/` has no route of its own)
+    gateway = Gateway(lambda f, e: None, DevTokenIssuer(now=lambda: START))
+
+    # When `/app/` is asked for, and a path under it
+    bare = gateway.match("GET", "/app/")
+    page = gateway.match("GET", "/app/overview")
+
+    # Then both reach the open greedy route of the static function (an empty rest for the bare slash), not
+    # `$default` behind the JWT authorizer
+    assert bare is not None and page is not None
+    route, params = bare
+    assert (route.route_key, route.function) == ("GET /app/{proxy+}", "WebStaticFunction")
+    assert route.authorizer is None
+    assert params == {"proxy": ""}
+    assert page[0].route_key == "GET /app/{proxy+}" and page[1] == {"proxy": "overview"}

@@ -72,8 +72,8 @@ export function forget(): void {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
-// `/app` (the route itself): API Gateway's `/app/{proxy+}` needs a non-empty rest, so `/app` is the one
-// address of the home page that every HTTP API routes
+// `/app` (the route itself): the one callback and logout address registered with the sign-in client;
+// `/app/` shows the same page (the greedy route) but is not registered
 function redirectUri(): string {
   return `${location.origin}/app`;
 }

@@ -12,7 +12,9 @@ export interface RuntimeConfig {
 }
 
 export async function loadConfig(): Promise<RuntimeConfig> {
-  const response = await fetch("/app/config.json", { cache: "no-store" });
+  // the request index.html preloads (same mode and credentials, so the preload is used); the server answers
+  // it no-store, so it is never cached beyond this page load
+  const response = await fetch("/app/config.json");
   if (!response.ok) throw new Error(`config.json answered ${response.status}`);
   return (await response.json()) as RuntimeConfig;
 }

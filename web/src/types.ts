@@ -120,3 +120,159 @@ export interface Execution {
   trace?: NodeTrace[];
   truncated?: boolean;
 }
+
+// DESIGN 2: deployment records, graph versions, the activity timeline, watchlists (issue 13)
+export interface DeploymentSummary {
+  equity_usd: number;
+  total_pnl_usd: number;
+  roi_pct: number;
+  trades: number;
+  win_rate: number | null;
+}
+
+export interface Deployment {
+  deployment_id: string;
+  strategy_id: string;
+  trading_mode: string;
+  paper_bankroll_usd: number | null;
+  frequency: string | null;
+  schedule_cron: string;
+  timezone: string;
+  auto_start: boolean;
+  max_consecutive_failures: number;
+  deployed_at: string;
+  deployed_by: string;
+  graph_versions: number[];
+  ended_at: string | null;
+  final_summary: DeploymentSummary | null;
+}
+
+export interface GraphVersion {
+  graph_version: number;
+  created_at: string;
+  created_by: string;
+  summary: string;
+  restored_from: number | null;
+  current: boolean;
+}
+
+export interface StrategyEvent {
+  event_id: string;
+  type: string;
+  at: string;
+  actor: string;
+  from_status: string | null;
+  to_status: string | null;
+  reason: string | null;
+  graph_version: number | null;
+  deployment_id: string | null;
+  execution_id: string | null;
+}
+
+export interface Watchlist {
+  watchlist_id: string;
+  name: string;
+  description: string | null;
+  items_count: number;
+  created_at: string;
+  updated_at: string;
+}
+
+// DESIGN 12-13: the account view, the comparison, risk limits and the kill switch (issue 14)
+export interface ExposureLine {
+  key: string;
+  label: string | null;
+  exposure_usd: number;
+}
+
+export interface StrategyShare {
+  strategy_id: string;
+  strategy_name: string;
+  bankroll_usd: number;
+  equity_usd: number;
+  total_pnl_usd: number;
+  share: number;
+}
+
+export interface ModePortfolio {
+  strategies_count: number;
+  bankroll_usd: number;
+  equity_usd: number;
+  cash_usd: number;
+  realized_pnl_usd: number;
+  unrealized_pnl_usd: number;
+  total_pnl_usd: number;
+  open_positions_count: number;
+  exposure: { total_usd: number; by_market: ExposureLine[]; by_event: ExposureLine[]; by_tag: ExposureLine[] };
+  strategies: StrategyShare[];
+}
+
+export interface AccountPortfolio {
+  paper: ModePortfolio;
+  live: ModePortfolio;
+  updated_at: string | null;
+}
+
+export interface ComparedStrategy {
+  strategy_id: string;
+  strategy_name: string;
+  bankroll_usd: number;
+  metrics: Record<string, number | null>;
+  normalized_curve: { at: string; value: number }[];
+}
+
+export interface RiskLimits {
+  max_total_exposure_usd: number | null;
+  max_market_exposure_usd: number | null;
+  max_event_exposure_usd: number | null;
+  daily_loss_stop_usd: number | null;
+  max_drawdown_pct: number | null;
+  timezone: string;
+}
+
+export interface KillSwitch {
+  mode: "halt" | "exits_only";
+  since: string;
+  reason: string;
+  paused_strategy_ids: string[];
+}
+
+export interface RiskSettings {
+  limits: RiskLimits;
+  updated_at: string | null;
+  kill_switch: KillSwitch | null;
+}
+
+// DESIGN 9: backtests (issue 15)
+export interface BacktestWarning {
+  code: string;
+  message: string;
+  node_id?: string | null;
+  field?: string | null;
+}
+
+export interface Backtest {
+  backtest_id: string;
+  strategy_id: string | null;
+  graph_version: number | null;
+  status: "queued" | "running" | "completed" | "failed" | "cancelled";
+  progress: number;
+  slots_total: number;
+  slots_done: number;
+  start: string;
+  end: string;
+  frequency: string | null;
+  schedule_cron: string | null;
+  timezone: string;
+  paper_bankroll_usd: number;
+  allow_proxies: boolean;
+  warnings: BacktestWarning[];
+  performance: Performance | null;
+  trades_count: number | null;
+  history_requests: number;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}

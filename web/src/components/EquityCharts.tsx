@@ -5,6 +5,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { CurvePoint, Trade } from "../types";
 import { usd } from "../format";
+import { recordRange, timeRange } from "./timeScale";
 
 interface Series {
   x: number[];
@@ -61,15 +62,13 @@ export function EquityCharts({ curve, trades, onDrawn }: { curve: CurvePoint[]; 
   useEffect(() => {
     if (!equityBox.current || !drawdownBox.current || series.x.length === 0) return undefined;
     const sync = { key: "equity-drawdown" };
-    // a lone point (the first sync) gets an hour either side rather than uPlot's years-wide default
-    const xRange = (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => (min === max ? [min - 3600, max + 3600] : [min, max]);
     const axisValues = (_u: uPlot, values: number[]) => values.map((v) => usd(v));
     const equityOpts: uPlot.Options = {
       width: width(),
       height: 260,
       cursor: { sync },
       legend: { show: true },
-      scales: { x: { time: true, range: xRange } },
+      scales: { x: { time: true, range: timeRange } },
       axes: [{}, { values: axisValues, size: 80 }],
       series: [
         {},
@@ -90,6 +89,7 @@ export function EquityCharts({ curve, trades, onDrawn }: { curve: CurvePoint[]; 
             // when the curve was first drawn (ms since navigation): bench/web_bench.py reads it
             const box = u.root.parentElement;
             if (box && !box.dataset.drawnAt) box.dataset.drawnAt = performance.now().toFixed(1);
+            recordRange(u);
             drawn.current?.();
           },
         ],
@@ -100,7 +100,7 @@ export function EquityCharts({ curve, trades, onDrawn }: { curve: CurvePoint[]; 
       height: 140,
       cursor: { sync },
       legend: { show: true },
-      scales: { x: { time: true, range: xRange } },
+      scales: { x: { time: true, range: timeRange } },
       axes: [{}, { values: (_u, values) => values.map((v) => `${v.toFixed(1)}%`), size: 80 }],
       series: [
         {},

@@ -3,6 +3,7 @@
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { recordRange, timeRange } from "./timeScale";
 
 export interface Line {
   label: string;
@@ -27,7 +28,8 @@ export function LinesChart({ lines, label, format }: { lines: Line[]; label: str
       {
         width: width(),
         height: 240,
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: timeRange } },
+        hooks: { draw: [recordRange] },
         axes: [{}, { values: (_u, values) => values.map(format), size: 80 }],
         series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: true, value: (_u: uPlot, v: number | null) => (v === null ? "–" : format(v)) }))],
       },

@@ -3,6 +3,8 @@ import { api, query, type Page } from "../api";
 import { Dialog, ErrorNote, Money, Sparkline, Time } from "../components/common";
 import { pauseReasonText, pct } from "../format";
 import { useLoad } from "../hooks";
+import { rememberDeployed } from "../known";
+import { METRICS } from "../metrics";
 import { Link, navigate } from "../router";
 import type { Strategy } from "../types";
 
@@ -16,6 +18,7 @@ async function allStrategies(): Promise<Strategy[]> {
     out.push(...page.items);
     token = page.next_token;
   } while (token && out.length < 1000);
+  rememberDeployed(out);
   return out;
 }
 
@@ -68,10 +71,10 @@ export function StrategiesPage() {
               <th scope="col">Name</th>
               <th scope="col">Status</th>
               <th scope="col">Mode</th>
-              <th scope="col" className="num">Bankroll</th>
-              <th scope="col" className="num">Equity</th>
-              <th scope="col" className="num">P&amp;L</th>
-              <th scope="col" className="num">Open</th>
+              <th scope="col" className="num">{METRICS.bankroll_usd.label}</th>
+              <th scope="col" className="num">{METRICS.equity_usd.label}</th>
+              <th scope="col" className="num">{METRICS.total_pnl_usd.label}</th>
+              <th scope="col" className="num">{METRICS.open_positions_count.label}</th>
               <th scope="col">Last run</th>
               <th scope="col">Next slot</th>
               <th scope="col">Equity trend</th>
@@ -91,16 +94,16 @@ export function StrategiesPage() {
                     <StatusBadge strategy={s} />
                   </td>
                   <td data-label="Mode">{s.trading_mode}</td>
-                  <td data-label="Bankroll" className="num">
+                  <td data-label={METRICS.bankroll_usd.label} className="num">
                     <Money value={bankroll} />
                   </td>
-                  <td data-label="Equity" className="num">
+                  <td data-label={METRICS.equity_usd.label} className="num">
                     <Money value={equity} />
                   </td>
-                  <td data-label="P&L" className="num">
+                  <td data-label={METRICS.total_pnl_usd.label} className="num">
                     <Money value={bankroll !== null ? s.paper_pnl_usd : null} signed /> <span className="muted">{pct(pnlPct)}</span>
                   </td>
-                  <td data-label="Open" className="num">
+                  <td data-label={METRICS.open_positions_count.label} className="num">
                     {s.paper_positions_count}
                   </td>
                   <td data-label="Last run">

@@ -3,11 +3,12 @@ import { api, ApiError, query, type Page } from "../api";
 import { Controls } from "../components/Controls";
 import { DeployDialog } from "../components/DeployDialog";
 import { EquityCharts } from "../components/EquityCharts";
-import { ErrorNote, Money, Section, Time } from "../components/common";
+import { ErrorNote, Section, Time } from "../components/common";
 import { Executions } from "../components/Executions";
 import { Positions, Trades } from "../components/Trades";
-import { num, pct, ratio } from "../format";
 import { useLoad } from "../hooks";
+import { knownDeployed } from "../known";
+import { Figures } from "../metrics";
 import { Link } from "../router";
 import { Backtests } from "../sections/Backtests";
 import { Deployments, Timeline, Versions, Watchlists } from "../sections/StrategyHistory";
@@ -41,8 +42,9 @@ async function optional<T>(load: Promise<T>): Promise<T | null> {
 export function StrategyPage({ strategyId }: { strategyId: string }) {
   const [deploying, setDeploying] = useState(false);
   const strategy = useLoad(() => api<Strategy>("GET", `/strategies/${strategyId}`), [strategyId]);
-  // a strategy never deployed has no portfolio yet: nothing to ask
-  const deployed = strategy.data ? strategy.data.paper_bankroll_usd !== null : null;
+  // a strategy never deployed has no portfolio yet: nothing to ask. Opened from the list, the page already
+  // knows (the list's answer) and asks for the figures beside the strategy; the strategy's answer decides.
+  const deployed = strategy.data ? strategy.data.paper_bankroll_usd !== null : knownDeployed(strategyId);
   const figures = useLoad(
     () =>
       deployed
@@ -50,11 +52,16 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
             optional(api<Portfolio>("GET", `/strategies/${strategyId}/portfolio`)),
             optional(api<Performance>("GET", `/strategies/${strategyId}/performance`)),
           ])
-        : Promise.resolve([null, null] as [Portfolio | null, Performance | null]),
+        : Promise.resolve(null),
     [strategyId, deployed],
   );
-  // the chart draws from the curve first; the trade markers (up to 1,000 trades) join when they arrive
-  const markers = useLoad(() => (deployed ? recentTrades(strategyId) : Promise.resolve([] as Trade[])), [strategyId, deployed]);
+  // The chart's answers go first: the sections below, and the chart's trade markers (up to 1,000 trades),
+  // ask only once the figures and the curve have arrived, so their requests never queue in front of them.
+  const chartSettled = deployed === false || (deployed === true && (figures.data !== null || figures.error !== null));
+  const markers = useLoad(
+    () => (deployed && chartSettled ? recentTrades(strategyId) : Promise.resolve([] as Trade[])),
+    [strategyId, deployed, chartSettled],
+  );
   const refresh = useCallback(() => {
     strategy.reload();
     figures.reload();
@@ -117,48 +124,51 @@ export function StrategyPage({ strategyId }: { strategyId: string }) {
           <p className="muted">No equity curve yet.</p>
         )}
       </Section>
-      <Section title="Positions">
-        <Positions positions={portfolio?.positions ?? []} />
-      </Section>
-      <Section title="Trades">
-        <Trades strategyId={strategyId} />
-      </Section>
-      <Section title="Execution history">
-        <Executions strategyId={strategyId} />
-      </Section>
-      <Deployments strategyId={strategyId} />
-      <Versions strategy={s} onRestored={refresh} />
-      <Timeline strategyId={strategyId} />
-      <Watchlists strategy={s} />
-      <Backtests strategy={s} liveCurve={performance?.equity_curve ?? []} />
+      {chartSettled ? (
+        <>
+          <Section title="Positions">
+            <Positions positions={portfolio?.positions ?? []} />
+          </Section>
+          <Section title="Trades">
+            <Trades strategyId={strategyId} />
+          </Section>
+          <Section title="Execution history">
+            <Executions strategyId={strategyId} />
+          </Section>
+          <Deployments strategyId={strategyId} />
+          <Versions strategy={s} onRestored={refresh} />
+          <Timeline strategyId={strategyId} />
+          <Watchlists strategy={s} />
+          <Backtests strategy={s} liveCurve={performance?.equity_curve ?? []} />
+        </>
+      ) : null}
     </main>
   );
 }
 
+// the key figures: the portfolio's, with the drawdown and Sharpe of the performance document
+const KEY_FIGURES = [
+  "equity_usd",
+  "total_pnl_usd",
+  "roi_pct",
+  "realized_pnl_usd",
+  "unrealized_pnl_usd",
+  "win_rate",
+  "open_positions_count",
+  "max_drawdown_usd",
+  "max_drawdown_relative",
+  "sharpe",
+  "fees_paid_usd",
+  "cash_usd",
+  "bankroll_usd",
+] as const;
+
 function KeyFigures({ portfolio, performance }: { portfolio: Portfolio; performance: Performance | null }) {
-  const pnlPct = portfolio.bankroll_usd ? (portfolio.total_pnl_usd / portfolio.bankroll_usd) * 100 : null;
-  const figures: [string, React.ReactNode][] = [
-    ["Equity", <Money value={portfolio.equity_usd} />],
-    ["Total P&L", <><Money value={portfolio.total_pnl_usd} signed /> <span className="muted">{pct(pnlPct)}</span></>],
-    ["Realized", <Money value={portfolio.realized_pnl_usd} signed />],
-    ["Unrealized", <Money value={portfolio.unrealized_pnl_usd} signed />],
-    ["ROI", pct(portfolio.roi_pct)],
-    ["Win rate", ratio(portfolio.win_rate)],
-    ["Open positions", String(portfolio.open_positions_count)],
-    ["Max drawdown", performance ? <><Money value={-performance.max_drawdown_usd} signed /> <span className="muted">{pct(-performance.max_drawdown_relative * 100)}</span></> : "–"],
-    ["Sharpe", performance?.sharpe !== undefined && performance?.sharpe !== null ? num(performance?.sharpe) : "–"],
-    ["Fees", <Money value={portfolio.fees_paid_usd} />],
-    ["Cash", <Money value={portfolio.cash_usd} />],
-    ["Bankroll", <Money value={portfolio.bankroll_usd} />],
-  ];
-  return (
-    <dl className="figures" aria-label="Key figures">
-      {figures.map(([name, value]) => (
-        <div key={name}>
-          <dt>{name}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  const item = {
+    ...portfolio,
+    max_drawdown_usd: performance?.max_drawdown_usd ?? null,
+    max_drawdown_relative: performance?.max_drawdown_relative ?? null,
+    sharpe: performance?.sharpe ?? null,
+  };
+  return <Figures item={item} names={KEY_FIGURES} label="Key figures" />;
 }

@@ -53,7 +53,7 @@ from engine.models.trading import Trade
 from engine.money import ZERO
 from engine.performance import Performance, compute_performance
 from engine.services import risk
-from engine.services.curves import read_curve, read_daily
+from engine.services.curves import read_curve, read_curve_and_daily
 from engine.services.portfolio_sync import state_from_item
 from engine.services.watchlists import check_graph_watchlists
 from engine.storage.account_view import AccountViewRepository
@@ -688,8 +688,12 @@ def get_performance(strategy_id: str, *, owner: str, now: datetime, stores: Stor
         state_from_item(state_item) if state_item is not None else LedgerState.opening(portfolio.bankroll_usd)
     )
     running = RunningDrawdown.from_item(record.get(DRAWDOWN_ATTRIBUTE))
-    curve = read_curve(stores.portfolios, strategy_id, now=now)
-    daily = read_daily(stores.portfolios, strategy_id, since=running.started_at, now=now) if running else []
+    if running:
+        curve, daily = read_curve_and_daily(
+            stores.portfolios, strategy_id, daily_since=running.started_at, now=now
+        )
+    else:
+        curve, daily = read_curve(stores.portfolios, strategy_id, now=now), []
     return compute_performance(
         state,
         curve,
