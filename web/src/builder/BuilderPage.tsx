@@ -14,6 +14,7 @@ import {
   applyNodeChanges,
   useReactFlow,
   type Connection,
+  type Viewport,
   type Edge,
   type EdgeChange,
   type Node,
@@ -65,6 +66,15 @@ interface Preview {
   warnings: string[];
 }
 type FlowNode = Node<NodeData, "strategy">;
+
+/** The canvas's viewport a graph's `layout` keeps (the contract checks its shape on save). */
+function viewportOf(rest: Json): Viewport | undefined {
+  const view = (rest.layout as Json | undefined)?.viewport as Partial<Viewport> | undefined;
+  const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  return view && finite(view.x) && finite(view.y) && finite(view.zoom) && view.zoom > 0 ? { x: view.x, y: view.y, zoom: view.zoom } : undefined;
+}
+
+const hundredths = (v: number) => Math.round(v * 100) / 100;
 
 export default function BuilderPage({ strategyId }: { strategyId?: string }) {
   return (
@@ -183,7 +193,9 @@ function Builder({ strategyId }: { strategyId?: string }) {
   const [loaded, setLoaded] = useState(!strategyId);
   const counter = useRef(0);
   const canvasRef = useRef<HTMLDivElement>(null);
-  const { screenToFlowPosition, fitView } = useReactFlow();
+  const { screenToFlowPosition, fitView, getViewport, setViewport } = useReactFlow();
+  // the viewport the opened graph was saved with: the canvas starts there instead of fitting the nodes
+  const [openedView, setOpenedView] = useState<Viewport | undefined>(undefined);
 
   // undo and redo: snapshots of the graph before each change (a burst of typing in one field is one step)
   const past = useRef<{ nodes: FlowNode[]; edges: Edge[] }[]>([]);
@@ -252,6 +264,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
         setName(strategy.strategy_name);
         setVersion(strategy.version);
         setGraphRest(rest);
+        setOpenedView(viewportOf(rest));
         setNodes(
           rawNodes.map((raw, i) => ({
             id: raw.id,
@@ -275,17 +288,30 @@ function Builder({ strategyId }: { strategyId?: string }) {
     [graphRest, nodes, edges],
   );
 
+  // what is saved and exported: the graph with the canvas's viewport now in its `layout` (other layout keys kept);
+  // read when needed, so panning never re-validates
+  const graphWithView = () => {
+    const { x, y, zoom } = getViewport();
+    const layout = { ...((graphRest.layout as Json | undefined) ?? {}), viewport: { x: hundredths(x), y: hundredths(y), zoom: hundredths(zoom) } };
+    return { ...graph, layout };
+  };
+
   // live validation, debounced
   const checkedOnce = useRef(false);
+  const checks = useRef(0); // only the latest graph's answer is shown, whatever order answers arrive in
+  const [checking, setChecking] = useState(false);
   useEffect(() => {
     if (!loaded) return undefined;
     // the opened graph is checked at once; edits after a pause in typing
     const delay = checkedOnce.current ? 300 : 0;
     checkedOnce.current = true;
+    const ticket = ++checks.current;
+    setChecking(true);
     const timer = window.setTimeout(() => {
       api<Validation>("POST", "/strategies/validate", { node_graph: graph })
-        .then(setValidation)
-        .catch((err: Error) => setProblem(err.message));
+        .then((answer) => ticket === checks.current && setValidation(answer))
+        .catch((err: Error) => ticket === checks.current && setProblem(err.message))
+        .finally(() => ticket === checks.current && setChecking(false));
     }, delay);
     return () => window.clearTimeout(timer);
   }, [graph, loaded]);
@@ -401,6 +427,8 @@ function Builder({ strategyId }: { strategyId?: string }) {
     setProblem("");
     remember("load");
     setGraphRest(rest);
+    const view = viewportOf(rest);
+    if (view) void setViewport(view);
     setPreview(null);
     setNodes(
       rawNodes.map((raw, i) => ({
@@ -448,12 +476,12 @@ function Builder({ strategyId }: { strategyId?: string }) {
     try {
       if (savedId) {
         const headers: Record<string, string> = version !== null ? { "if-match": `"${version}"` } : {};
-        const updated = await api<Strategy>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graph }, headers);
+        const updated = await api<Strategy>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graphWithView() }, headers);
         setVersion(updated.version);
         setSaved(updated);
         setNotice(`Saved: version ${updated.version}.`);
       } else {
-        const created = await api<Strategy>("POST", "/strategies", { strategy_name: name, node_graph: graph });
+        const created = await api<Strategy>("POST", "/strategies", { strategy_name: name, node_graph: graphWithView() });
         setSaved(created);
         setSavedId(created.strategy_id);
         setVersion(created.version);
@@ -487,7 +515,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <label>
           Strategy name <input value={name} onChange={(e) => setName(e.target.value)} />
         </label>
-        <span className={`validity ${validation?.valid ? "ok" : "bad"}`} aria-live="polite">
+        <span className={`validity ${validation?.valid ? "ok" : "bad"}`} aria-live="polite" aria-busy={checking}>
           {validation === null ? "Checking…" : validation.valid ? (validation.deployable ? "Valid, deployable" : "Valid (not deployable yet)") : `${errorCount} error${errorCount === 1 ? "" : "s"}`}
         </span>
         <button type="button" className="primary" disabled={!canSave} onClick={() => void save()}>
@@ -505,7 +533,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <button type="button" disabled={!future.current.length} onClick={redo} title="Ctrl+Shift+Z">
           Redo
         </button>
-        <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graph, null, 2) : null)}>
+        <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graphWithView(), null, 2) : null)}>
           {jsonText === null ? "JSON…" : "Close JSON"}
         </button>
         <button type="button" disabled={!saved || !validation?.deployable} onClick={() => setDeploying(true)} title="Deploy the saved strategy">
@@ -585,23 +613,28 @@ function Builder({ strategyId }: { strategyId?: string }) {
           ))}
         </aside>
         <div className="canvas" ref={canvasRef}>
-          <ReactFlow
-            nodes={shown}
-            edges={edges}
-            nodeTypes={nodeTypes}
-            onNodesChange={onNodesChange}
-            onEdgesChange={onEdgesChange}
-            onConnect={onConnect}
-            onNodeDragStart={() => remember("drag")}
-            isValidConnection={isValidConnection}
-            deleteKeyCode={["Delete", "Backspace"]}
-            fitView={Boolean(strategyId)}
-            proOptions={{ hideAttribution: true }}
-          >
-            <Background />
-            <Controls />
-            <MiniMap pannable zoomable />
-          </ReactFlow>
+          {loaded ? (
+            <ReactFlow
+              nodes={shown}
+              edges={edges}
+              nodeTypes={nodeTypes}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              onNodeDragStart={() => remember("drag")}
+              isValidConnection={isValidConnection}
+              deleteKeyCode={["Delete", "Backspace"]}
+              fitView={Boolean(strategyId) && !openedView}
+              defaultViewport={openedView}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background />
+              <Controls />
+              <MiniMap pannable zoomable />
+            </ReactFlow>
+          ) : (
+            <p className="muted">Loading the strategy…</p>
+          )}
         </div>
         <aside className="inspector" aria-label="Node settings">
           {selected && selectedSpec ? (
