@@ -252,3 +252,44 @@ def test_the_canvas_viewport_is_saved_in_the_graph_layout_and_restored_on_open(
     page.locator(".react-flow__edge").nth(1).wait_for(state="attached")
     assert viewport_of(page) == pytest.approx(viewport)
     shot(page, "builder-viewport")
+
+
+def test_a_palette_item_dragged_onto_the_canvas_lands_where_it_is_dropped_and_keys_still_add(
+    page: Any, stack: LocalStack
+) -> None:
+    # Given an empty builder whose canvas is zoomed in (so a drop point is not a flow position as it is)
+    user = f"drop-{uuid.uuid4().hex[:6]}"
+    page.goto(f"{stack.api_url}/app/builder#access_token={stack.token(user)}")
+    palette = page.get_by_label("Node palette")
+    palette.get_by_role("button", name="Add Filter").wait_for()
+    page.get_by_role("button", name="Zoom In").click()
+    view = viewport_of(page)
+    assert view["zoom"] > 1
+
+    # When the Filter item is dragged from the palette and dropped on the canvas
+    pane = page.locator(".react-flow__pane")
+    box = pane.bounding_box()
+    drop = {"x": 310.0, "y": 220.0}  # in the pane
+    palette.get_by_role("button", name="Add Filter").drag_to(pane, target_position=drop)
+
+    # Then a FILTER node is on the canvas with its top left corner at the drop point, selected for its form
+    node = page.locator('.react-flow__node[data-id="filter"]')
+    node.wait_for()
+    placed = node.bounding_box()
+    assert abs(placed["x"] - (box["x"] + drop["x"])) <= 2 and abs(placed["y"] - (box["y"] + drop["y"])) <= 2
+    page.get_by_label("Node settings").get_by_role("group", name="Conditions").wait_for()
+
+    # And its position in the graph is the drop point through the viewport's pan and zoom
+    page.get_by_role("button", name="JSON…").click()
+    graph = json.loads(page.get_by_label("Graph JSON", exact=False).input_value())
+    position = next(n["position"] for n in graph["nodes"] if n["id"] == "filter")
+    expected = {k: (drop[k] - view[k]) / view["zoom"] for k in ("x", "y")}
+    assert abs(position["x"] - expected["x"]) <= 1 and abs(position["y"] - expected["y"]) <= 1
+    page.get_by_role("button", name="Close JSON").click()
+
+    # And a palette item still adds its node from the keyboard, by its accessible name
+    palette.get_by_role("button", name="Add Data source").focus()
+    page.keyboard.press("Enter")
+    page.locator('.react-flow__node[data-id="data_source"]').wait_for()
+    assert page.locator(".react-flow__node").count() == 2
+    shot(page, "builder-drop")

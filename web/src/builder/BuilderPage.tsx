@@ -1,7 +1,7 @@
 // The visual strategy builder (issue 17), loaded lazily: a palette from GET /node-types, a React Flow canvas
 // over the contract's graph, a form per node from its config_schema, live POST /strategies/validate, and save
 // (POST /strategies, or PATCH with If-Match). Nodes and edges keep every key they came with.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import {
   Background,
   Controls,
@@ -73,6 +73,8 @@ function viewportOf(rest: Json): Viewport | undefined {
   const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
   return view && finite(view.x) && finite(view.y) && finite(view.zoom) && view.zoom > 0 ? { x: view.x, y: view.y, zoom: view.zoom } : undefined;
 }
+
+const DRAG_TYPE = "application/x-autopilot-node-type"; // a palette item dragged onto the canvas
 
 const hundredths = (v: number) => Math.round(v * 100) / 100;
 
@@ -373,22 +375,43 @@ function Builder({ strategyId }: { strategyId?: string }) {
     [isValidConnection, nodes, specs, remember],
   );
 
-  const addNode = (spec: NodeType) => {
+  /** A node of that type, selected: where it was dropped (screen point), else in view. */
+  const addNode = (spec: NodeType, dropped?: { x: number; y: number }) => {
     const taken = new Set(nodes.map((n) => n.id));
     const base = spec.type.toLowerCase();
     let id = base;
     while (taken.has(id)) id = `${base}_${++counter.current}`;
-    // in view: from the canvas's top left, three to a row
-    const box = canvasRef.current?.getBoundingClientRect();
-    const origin = screenToFlowPosition({ x: (box?.left ?? 0) + 30, y: (box?.top ?? 0) + 80 });
-    const k = nodes.length;
-    const position = { x: Math.round(origin.x + (k % 3) * 230), y: Math.round(origin.y + (k % 3) * 60 + Math.floor(k / 3) * 170) };
+    let position: { x: number; y: number };
+    if (dropped) {
+      const at = screenToFlowPosition(dropped); // through the viewport's pan and zoom
+      position = { x: Math.round(at.x), y: Math.round(at.y) };
+    } else {
+      // in view: from the canvas's top left, three to a row
+      const box = canvasRef.current?.getBoundingClientRect();
+      const origin = screenToFlowPosition({ x: (box?.left ?? 0) + 30, y: (box?.top ?? 0) + 80 });
+      const k = nodes.length;
+      position = { x: Math.round(origin.x + (k % 3) * 230), y: Math.round(origin.y + (k % 3) * 60 + Math.floor(k / 3) * 170) };
+    }
     const raw: GraphNode = { id, type: spec.type, config: {}, position };
     remember("add");
     setNodes((current) => [
       ...current.map((n) => ({ ...n, selected: false })),
       { id, type: "strategy", position, selected: true, data: { raw, problems: [] } },
     ]);
+  };
+
+  // drag and drop from the palette (React Flow's pattern): the palette item carries its type, the canvas
+  // accepts only that kind of drag and adds the node where it is dropped
+  const onDragOver = (event: DragEvent) => {
+    if (!event.dataTransfer.types.includes(DRAG_TYPE)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  };
+  const onDrop = (event: DragEvent) => {
+    const spec = specs.get(event.dataTransfer.getData(DRAG_TYPE));
+    if (!spec) return;
+    event.preventDefault();
+    addNode(spec, { x: event.clientX, y: event.clientY });
   };
 
   const selected = nodes.find((n) => n.selected);
@@ -604,7 +627,19 @@ function Builder({ strategyId }: { strategyId?: string }) {
             <section key={category}>
               <h2>{category}</h2>
               {types.map((t) => (
-                <button key={t.type} type="button" className="palette-item" title={t.description} onClick={() => addNode(t)} aria-label={`Add ${t.title}`}>
+                <button
+                  key={t.type}
+                  type="button"
+                  className="palette-item"
+                  title={t.description}
+                  onClick={() => addNode(t)}
+                  aria-label={`Add ${t.title}`}
+                  draggable
+                  onDragStart={(event) => {
+                    event.dataTransfer.setData(DRAG_TYPE, t.type);
+                    event.dataTransfer.effectAllowed = "copy";
+                  }}
+                >
                   <strong>{t.title}</strong>
                   <small>{t.description}</small>
                 </button>
@@ -622,6 +657,8 @@ function Builder({ strategyId }: { strategyId?: string }) {
               onEdgesChange={onEdgesChange}
               onConnect={onConnect}
               onNodeDragStart={() => remember("drag")}
+              onDragOver={onDragOver}
+              onDrop={onDrop}
               isValidConnection={isValidConnection}
               deleteKeyCode={["Delete", "Backspace"]}
               fitView={Boolean(strategyId) && !openedView}
