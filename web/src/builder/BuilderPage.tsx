@@ -29,6 +29,7 @@ import { DeployDialog } from "../components/DeployDialog";
 import type { Strategy } from "../types";
 import { ConfigForm } from "./ConfigForm";
 import { summary, type NodeType } from "./schema";
+import { takePrefetched } from "./preload";
 
 type Json = Record<string, unknown>;
 interface GraphNode extends Json {
@@ -141,6 +142,14 @@ function toFlowEdge(raw: GraphEdge, index: number): Edge {
   };
 }
 
+/** The same array as last render while its items are the same objects, so what depends on it stays put. */
+function useSameItems<T>(items: T[]): T[] {
+  const kept = useRef(items);
+  const same = kept.current.length === items.length && items.every((item, i) => item === kept.current[i]);
+  if (!same) kept.current = items;
+  return kept.current;
+}
+
 /** Left to right: each node in the column after its deepest input, stacked in the order given. */
 export function layered(ids: string[], edges: { source: string; target: string }[]): Map<string, { x: number; y: number }> {
   const depth = new Map(ids.map((id) => [id, 0]));
@@ -251,22 +260,26 @@ function Builder({ strategyId }: { strategyId?: string }) {
 
   const specs = useMemo(() => new Map((catalogue ?? []).map((t) => [t.type, t])), [catalogue]);
 
+  // the opened graph's check, asked for with the strategy (preload.ts): the first check uses it
+  const openedCheck = useRef<Promise<unknown> | null>(null);
   useEffect(() => {
-    api<{ items: NodeType[] }>("GET", "/node-types")
+    // started when the route was known, in parallel with this chunk's download (preload.ts)
+    const opened = takePrefetched<Strategy & { node_graph: Json }>(strategyId);
+    opened.catalogue
       .then((answer) => setCatalogue(answer.items))
       .catch((err: Error) => setProblem(`The node catalogue could not load: ${err.message}`));
-  }, []);
-
-  useEffect(() => {
-    if (!strategyId) return;
-    api<Strategy & { node_graph: Json }>("GET", `/strategies/${encodeURIComponent(strategyId)}`)
+    if (!opened.strategy) return;
+    openedCheck.current = opened.check;
+    opened.strategy
       .then((strategy) => {
         setSaved(strategy);
         const { nodes: rawNodes, edges: rawEdges, ...rest } = strategy.node_graph as { nodes: GraphNode[]; edges?: GraphEdge[] };
         setName(strategy.strategy_name);
         setVersion(strategy.version);
         setGraphRest(rest);
-        setOpenedView(viewportOf(rest));
+        const view = viewportOf(rest);
+        setOpenedView(view);
+        if (view) void setViewport(view);
         setNodes(
           rawNodes.map((raw, i) => ({
             id: raw.id,
@@ -281,14 +294,11 @@ function Builder({ strategyId }: { strategyId?: string }) {
       .catch((err: Error) => setProblem(`The strategy could not load: ${err.message}`));
   }, [strategyId]);
 
-  const graph = useMemo(
-    () => ({
-      ...graphRest,
-      nodes: nodes.map((n) => n.data.raw),
-      edges: edges.map((e) => (e.data as { raw: GraphEdge }).raw),
-    }),
-    [graphRest, nodes, edges],
-  );
+  // the graph changes only when a node or edge of the contract's does: React Flow measuring, selecting or
+  // hovering a node must not re-validate it
+  const rawNodes = useSameItems(nodes.map((n) => n.data.raw));
+  const rawEdges = useSameItems(edges.map((e) => (e.data as { raw: GraphEdge }).raw));
+  const graph = useMemo(() => ({ ...graphRest, nodes: rawNodes, edges: rawEdges }), [graphRest, rawNodes, rawEdges]);
 
   // what is saved and exported: the graph with the canvas's viewport now in its `layout` (other layout keys kept);
   // read when needed, so panning never re-validates
@@ -309,8 +319,11 @@ function Builder({ strategyId }: { strategyId?: string }) {
     checkedOnce.current = true;
     const ticket = ++checks.current;
     setChecking(true);
+    // the opened graph was sent for checking with the strategy's GET: its answer is this check's
+    const asked = openedCheck.current;
+    openedCheck.current = null;
     const timer = window.setTimeout(() => {
-      api<Validation>("POST", "/strategies/validate", { node_graph: graph })
+      ((asked as Promise<Validation> | null) ?? api<Validation>("POST", "/strategies/validate", { node_graph: graph }))
         .then((answer) => ticket === checks.current && setValidation(answer))
         .catch((err: Error) => ticket === checks.current && setProblem(err.message))
         .finally(() => ticket === checks.current && setChecking(false));
@@ -323,9 +336,26 @@ function Builder({ strategyId }: { strategyId?: string }) {
     [validation],
   );
 
+  // what the canvas draws: a node keeps its object while its own problems, counts and type are the same, so
+  // an answer that changes nothing on it (a clean check of a 50-node graph) redraws nothing
+  const drawn = useRef(new Map<string, { from: FlowNode; node: FlowNode }>());
   const shown = useMemo(() => {
     const counts = new Map((preview?.nodes ?? []).map((p) => [p.node_id, { received: p.received, kept: p.kept }]));
-    return nodes.map((n) => ({ ...n, data: { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id), counts: counts.get(n.id) } }));
+    const next = new Map<string, { from: FlowNode; node: FlowNode }>();
+    const out = nodes.map((n) => {
+      const data = { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id), counts: counts.get(n.id) };
+      const before = drawn.current.get(n.id);
+      const same =
+        before !== undefined &&
+        before.from === n &&
+        before.node.data.spec === data.spec &&
+        JSON.stringify([before.node.data.problems, before.node.data.counts]) === JSON.stringify([data.problems, data.counts]);
+      const node = same ? before.node : { ...n, data };
+      next.set(n.id, { from: n, node });
+      return node;
+    });
+    drawn.current = next;
+    return out;
   }, [nodes, specs, problemsOf, preview]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
@@ -648,30 +678,27 @@ function Builder({ strategyId }: { strategyId?: string }) {
           ))}
         </aside>
         <div className="canvas" ref={canvasRef}>
-          {loaded ? (
-            <ReactFlow
-              nodes={shown}
-              edges={edges}
-              nodeTypes={nodeTypes}
-              onNodesChange={onNodesChange}
-              onEdgesChange={onEdgesChange}
-              onConnect={onConnect}
-              onNodeDragStart={() => remember("drag")}
-              onDragOver={onDragOver}
-              onDrop={onDrop}
-              isValidConnection={isValidConnection}
-              deleteKeyCode={["Delete", "Backspace"]}
-              fitView={Boolean(strategyId) && !openedView}
-              defaultViewport={openedView}
-              proOptions={{ hideAttribution: true }}
-            >
-              <Background />
-              <Controls />
-              <MiniMap pannable zoomable />
-            </ReactFlow>
-          ) : (
-            <p className="muted">Loading the strategy…</p>
-          )}
+          {/* drawn at once, so React Flow is ready when the strategy arrives (it starts where it was saved) */}
+          {loaded ? null : <p className="canvas-loading muted">Loading the strategy…</p>}
+          <ReactFlow
+            nodes={shown}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            onNodeDragStart={() => remember("drag")}
+            onDragOver={onDragOver}
+            onDrop={onDrop}
+            isValidConnection={isValidConnection}
+            deleteKeyCode={["Delete", "Backspace"]}
+            fitView={Boolean(strategyId) && loaded && !openedView}
+            proOptions={{ hideAttribution: true }}
+          >
+            <Background />
+            <Controls />
+            <MiniMap pannable zoomable />
+          </ReactFlow>
         </div>
         <aside className="inspector" aria-label="Node settings">
           {selected && selectedSpec ? (
