@@ -6,13 +6,22 @@ to test-artifacts/screenshots (gitignored)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
+
+import pytest
 
 from local.stack import LocalStack
 from tests.e2e.test_web_dashboard import EXAMPLE, browser, call, page, pytestmark, shot, stack
 
 __all__ = ["browser", "page", "pytestmark", "stack"]  # the dashboard tests' fixtures and skips, shared
+
+
+def settled(page: Any) -> None:
+    """Wait until the latest edit's validation has answered: the nodes it redraws (errors shown or gone, so
+    their sizes change) must not move under the mouse during a drag."""
+    page.locator('.validity[aria-busy="false"]').wait_for()
 
 
 def drag_edge(page: Any, source: str, target: str) -> None:
@@ -21,6 +30,7 @@ def drag_edge(page: Any, source: str, target: str) -> None:
     into = page.locator(f'.react-flow__node[data-id="{target}"] .react-flow__handle.target')
     out.wait_for(state="visible")
     into.wait_for(state="visible")
+    settled(page)
     page.wait_for_timeout(200)  # a node just added is measured by React Flow before its handles connect
     start, end = out.bounding_box(), into.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
@@ -181,4 +191,105 @@ def test_an_existing_graph_refuses_a_cycle_blocks_a_bad_value_shows_a_412_and_ke
     page.get_by_text("Saved: version").wait_for()
     saved = call(stack, "GET", f"/strategies/{sid}", user)
     graph["nodes"][0]["config"]["limit"] = 150
+    assert set(saved["node_graph"].pop("layout")) == {"viewport"}, "the builder adds its viewport"
     assert saved["node_graph"] == graph and saved["graph_version"] == created["graph_version"] + 1
+
+
+def viewport_of(page: Any) -> dict[str, float]:
+    """The canvas's viewport as React Flow draws it (its transform), once it has stopped moving."""
+    pattern = r"translate\(([-\d.e]+)px, ([-\d.e]+)px\) scale\(([-\d.e]+)\)"
+    script = "() => document.querySelector('.react-flow__viewport').style.transform"
+    seen = None
+    for _ in range(40):
+        page.wait_for_timeout(100)
+        now = page.evaluate(script)
+        if now == seen:
+            break
+        seen = now
+    found = re.fullmatch(pattern, seen or "")
+    assert found, seen
+    return {"x": float(found[1]), "y": float(found[2]), "zoom": float(found[3])}
+
+
+def test_the_canvas_viewport_is_saved_in_the_graph_layout_and_restored_on_open(
+    page: Any, stack: LocalStack
+) -> None:
+    # Given DESIGN 5's example saved through the API with other layout keys, opened in the builder
+    user = f"view-{uuid.uuid4().hex[:6]}"
+    graph = json.loads(json.dumps(EXAMPLE["node_graph"]))
+    graph["layout"] = {"viewport": {"x": 0, "y": 0, "zoom": 1}, "x_theme": {"grid": [20, 20]}}
+    sid = call(stack, "POST", "/strategies", user, {**EXAMPLE, "node_graph": graph})["strategy_id"]
+    page.goto(f"{stack.api_url}/app/strategies/{sid}/edit#access_token={stack.token(user)}")
+    page.get_by_text("Valid, deployable").wait_for()
+    page.locator(".react-flow__edge").nth(1).wait_for(state="attached")  # a level edge has no height
+    assert viewport_of(page) == {"x": 0, "y": 0, "zoom": 1}, "the saved viewport, not a fit"
+
+    # When the canvas is zoomed with its control and panned by dragging the empty pane
+    page.get_by_role("button", name="Zoom In").click()
+    box = page.locator(".react-flow__pane").bounding_box()
+    start = (box["x"] + box["width"] - 60, box["y"] + box["height"] - 60)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] - 173, start[1] - 91, steps=10)
+    page.mouse.up()
+    moved = viewport_of(page)
+    assert moved["zoom"] > 1 and moved != {"x": 0, "y": 0, "zoom": 1}
+
+    # And the strategy is saved
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved: version 2.").wait_for()
+
+    # Then the API has that viewport in the graph's layout, the layout's other keys and the nodes untouched
+    saved = call(stack, "GET", f"/strategies/{sid}", user)["node_graph"]
+    viewport = saved["layout"]["viewport"]
+    assert all(abs(viewport[k] - moved[k]) <= 0.005 for k in ("x", "y", "zoom")), (viewport, moved)
+    assert saved["layout"]["x_theme"] == {"grid": [20, 20]}
+    assert {k: v for k, v in saved.items() if k != "layout"} == EXAMPLE["node_graph"]
+
+    # And reopened, the canvas is exactly where it was saved
+    page.reload()
+    page.get_by_text("Valid, deployable").wait_for()
+    page.locator(".react-flow__edge").nth(1).wait_for(state="attached")
+    assert viewport_of(page) == pytest.approx(viewport)
+    shot(page, "builder-viewport")
+
+
+def test_a_palette_item_dragged_onto_the_canvas_lands_where_it_is_dropped_and_keys_still_add(
+    page: Any, stack: LocalStack
+) -> None:
+    # Given an empty builder whose canvas is zoomed in (so a drop point is not a flow position as it is)
+    user = f"drop-{uuid.uuid4().hex[:6]}"
+    page.goto(f"{stack.api_url}/app/builder#access_token={stack.token(user)}")
+    palette = page.get_by_label("Node palette")
+    palette.get_by_role("button", name="Add Filter").wait_for()
+    page.get_by_role("button", name="Zoom In").click()
+    view = viewport_of(page)
+    assert view["zoom"] > 1
+
+    # When the Filter item is dragged from the palette and dropped on the canvas
+    pane = page.locator(".react-flow__pane")
+    box = pane.bounding_box()
+    drop = {"x": 310.0, "y": 220.0}  # in the pane
+    palette.get_by_role("button", name="Add Filter").drag_to(pane, target_position=drop)
+
+    # Then a FILTER node is on the canvas with its top left corner at the drop point, selected for its form
+    node = page.locator('.react-flow__node[data-id="filter"]')
+    node.wait_for()
+    placed = node.bounding_box()
+    assert abs(placed["x"] - (box["x"] + drop["x"])) <= 2 and abs(placed["y"] - (box["y"] + drop["y"])) <= 2
+    page.get_by_label("Node settings").get_by_role("group", name="Conditions").wait_for()
+
+    # And its position in the graph is the drop point through the viewport's pan and zoom
+    page.get_by_role("button", name="JSON…").click()
+    graph = json.loads(page.get_by_label("Graph JSON", exact=False).input_value())
+    position = next(n["position"] for n in graph["nodes"] if n["id"] == "filter")
+    expected = {k: (drop[k] - view[k]) / view["zoom"] for k in ("x", "y")}
+    assert abs(position["x"] - expected["x"]) <= 1 and abs(position["y"] - expected["y"]) <= 1
+    page.get_by_role("button", name="Close JSON").click()
+
+    # And a palette item still adds its node from the keyboard, by its accessible name
+    palette.get_by_role("button", name="Add Data source").focus()
+    page.keyboard.press("Enter")
+    page.locator('.react-flow__node[data-id="data_source"]').wait_for()
+    assert page.locator(".react-flow__node").count() == 2
+    shot(page, "builder-drop")

@@ -306,3 +306,22 @@ def test_registry_knows_the_builtin_types_and_names_them_for_unknown_ones() -> N
     assert registry.get_node_type("FILTER").type_name == "FILTER"
     with pytest.raises(KeyError, match="unknown node type 'NOPE'"):
         registry.get_node_type("NOPE")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_layout_viewport_coordinate_must_be_finite(bad: float) -> None:
+    # Given a graph whose canvas viewport is not a finite point (the engine is also called without HTTP)
+    value = graph([SRC, SINK], [("src", "out")])
+    value["layout"] = {"viewport": {"x": 0, "y": bad, "zoom": 1}}
+    # When validated / Then the path names the coordinate
+    assert ["node_graph", "layout", "viewport", "y"] in [d["loc"] for d in details_of(value)]
+
+
+def test_a_layout_is_kept_as_given_and_absent_stays_absent() -> None:
+    # Given one graph with a layout carrying a key of its own, one without
+    laid_out = graph([SRC, SINK], [("src", "out")])
+    laid_out["layout"] = {"viewport": {"x": 12.5, "y": -4, "zoom": 0.8}, "x_panel": "wide"}
+    plain = graph([SRC, SINK], [("src", "out")])
+    # When validated / Then each dumps back to what it was, as parsed JSON
+    assert validate_graph(copy.deepcopy(laid_out)).model_dump(mode="json") == laid_out
+    assert "layout" not in validate_graph(plain).model_dump(mode="json")

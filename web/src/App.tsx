@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useState } from "react";
+import { Suspense, lazy, useEffect, useMemo, useState } from "react";
 import { configureApi } from "./api";
 import { completeSignIn, currentSession, forget, signOut, startSignIn, type Session } from "./auth";
 import type { RuntimeConfig } from "./config";
@@ -6,9 +6,10 @@ import { Link, usePath } from "./router";
 import { OverviewPage } from "./pages/OverviewPage";
 import { StrategiesPage } from "./pages/StrategiesPage";
 import { StrategyPage } from "./pages/StrategyPage";
+import { builderRoute, loadBuilder, prefetchBuilder } from "./builder/preload";
 
 // The builder is a lazy route: React Flow loads in its own chunk, never with the dashboard.
-const BuilderPage = lazy(() => import("./builder/BuilderPage"));
+const BuilderPage = lazy(loadBuilder);
 
 export function App({ config }: { config: RuntimeConfig }) {
   const [session, setSession] = useState<Session | null>(null);
@@ -74,9 +75,11 @@ export function App({ config }: { config: RuntimeConfig }) {
 
 function Routes() {
   const path = usePath();
-  const edit = /^\/app\/strategies\/([^/]+)\/edit\/?$/.exec(path);
-  if (edit || /^\/app\/builder\/?$/.test(path)) {
-    const id = edit ? decodeURIComponent(edit[1]) : undefined;
+  const builder = useMemo(() => builderRoute(path), [path]);
+  // the builder's requests start with its chunk, not after it (once per visit: it takes them when it opens)
+  useMemo(() => builder && prefetchBuilder(builder.strategyId), [builder]);
+  if (builder) {
+    const id = builder.strategyId;
     return (
       <Suspense fallback={<p aria-live="polite">Loading the builder…</p>}>
         <BuilderPage key={id ?? "new"} strategyId={id} />

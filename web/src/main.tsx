@@ -2,8 +2,10 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./App";
 import { loadConfig } from "./config";
+import { builderRoute, loadBuilder } from "./builder/preload";
 import "./styles.css";
 
+if (builderRoute(location.pathname)) void loadBuilder(); // its chunk downloads while the config loads
 const root = createRoot(document.getElementById("root") as HTMLElement);
 loadConfig()
   .then((config) =>

@@ -1,7 +1,7 @@
 // The visual strategy builder (issue 17), loaded lazily: a palette from GET /node-types, a React Flow canvas
 // over the contract's graph, a form per node from its config_schema, live POST /strategies/validate, and save
 // (POST /strategies, or PATCH with If-Match). Nodes and edges keep every key they came with.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import {
   Background,
   Controls,
@@ -14,6 +14,7 @@ import {
   applyNodeChanges,
   useReactFlow,
   type Connection,
+  type Viewport,
   type Edge,
   type EdgeChange,
   type Node,
@@ -28,6 +29,7 @@ import { DeployDialog } from "../components/DeployDialog";
 import type { Strategy } from "../types";
 import { ConfigForm } from "./ConfigForm";
 import { summary, type NodeType } from "./schema";
+import { takePrefetched } from "./preload";
 
 type Json = Record<string, unknown>;
 interface GraphNode extends Json {
@@ -65,6 +67,17 @@ interface Preview {
   warnings: string[];
 }
 type FlowNode = Node<NodeData, "strategy">;
+
+/** The canvas's viewport a graph's `layout` keeps (the contract checks its shape on save). */
+function viewportOf(rest: Json): Viewport | undefined {
+  const view = (rest.layout as Json | undefined)?.viewport as Partial<Viewport> | undefined;
+  const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  return view && finite(view.x) && finite(view.y) && finite(view.zoom) && view.zoom > 0 ? { x: view.x, y: view.y, zoom: view.zoom } : undefined;
+}
+
+const DRAG_TYPE = "application/x-autopilot-node-type"; // a palette item dragged onto the canvas
+
+const hundredths = (v: number) => Math.round(v * 100) / 100;
 
 export default function BuilderPage({ strategyId }: { strategyId?: string }) {
   return (
@@ -129,6 +142,14 @@ function toFlowEdge(raw: GraphEdge, index: number): Edge {
   };
 }
 
+/** The same array as last render while its items are the same objects, so what depends on it stays put. */
+function useSameItems<T>(items: T[]): T[] {
+  const kept = useRef(items);
+  const same = kept.current.length === items.length && items.every((item, i) => item === kept.current[i]);
+  if (!same) kept.current = items;
+  return kept.current;
+}
+
 /** Left to right: each node in the column after its deepest input, stacked in the order given. */
 export function layered(ids: string[], edges: { source: string; target: string }[]): Map<string, { x: number; y: number }> {
   const depth = new Map(ids.map((id) => [id, 0]));
@@ -183,7 +204,9 @@ function Builder({ strategyId }: { strategyId?: string }) {
   const [loaded, setLoaded] = useState(!strategyId);
   const counter = useRef(0);
   const canvasRef = useRef<HTMLDivElement>(null);
-  const { screenToFlowPosition, fitView } = useReactFlow();
+  const { screenToFlowPosition, fitView, getViewport, setViewport } = useReactFlow();
+  // the viewport the opened graph was saved with: the canvas starts there instead of fitting the nodes
+  const [openedView, setOpenedView] = useState<Viewport | undefined>(undefined);
 
   // undo and redo: snapshots of the graph before each change (a burst of typing in one field is one step)
   const past = useRef<{ nodes: FlowNode[]; edges: Edge[] }[]>([]);
@@ -237,21 +260,26 @@ function Builder({ strategyId }: { strategyId?: string }) {
 
   const specs = useMemo(() => new Map((catalogue ?? []).map((t) => [t.type, t])), [catalogue]);
 
+  // the opened graph's check, asked for with the strategy (preload.ts): the first check uses it
+  const openedCheck = useRef<Promise<unknown> | null>(null);
   useEffect(() => {
-    api<{ items: NodeType[] }>("GET", "/node-types")
+    // started when the route was known, in parallel with this chunk's download (preload.ts)
+    const opened = takePrefetched<Strategy & { node_graph: Json }>(strategyId);
+    opened.catalogue
       .then((answer) => setCatalogue(answer.items))
       .catch((err: Error) => setProblem(`The node catalogue could not load: ${err.message}`));
-  }, []);
-
-  useEffect(() => {
-    if (!strategyId) return;
-    api<Strategy & { node_graph: Json }>("GET", `/strategies/${encodeURIComponent(strategyId)}`)
+    if (!opened.strategy) return;
+    openedCheck.current = opened.check;
+    opened.strategy
       .then((strategy) => {
         setSaved(strategy);
         const { nodes: rawNodes, edges: rawEdges, ...rest } = strategy.node_graph as { nodes: GraphNode[]; edges?: GraphEdge[] };
         setName(strategy.strategy_name);
         setVersion(strategy.version);
         setGraphRest(rest);
+        const view = viewportOf(rest);
+        setOpenedView(view);
+        if (view) void setViewport(view);
         setNodes(
           rawNodes.map((raw, i) => ({
             id: raw.id,
@@ -266,26 +294,39 @@ function Builder({ strategyId }: { strategyId?: string }) {
       .catch((err: Error) => setProblem(`The strategy could not load: ${err.message}`));
   }, [strategyId]);
 
-  const graph = useMemo(
-    () => ({
-      ...graphRest,
-      nodes: nodes.map((n) => n.data.raw),
-      edges: edges.map((e) => (e.data as { raw: GraphEdge }).raw),
-    }),
-    [graphRest, nodes, edges],
-  );
+  // the graph changes only when a node or edge of the contract's does: React Flow measuring, selecting or
+  // hovering a node must not re-validate it
+  const rawNodes = useSameItems(nodes.map((n) => n.data.raw));
+  const rawEdges = useSameItems(edges.map((e) => (e.data as { raw: GraphEdge }).raw));
+  const graph = useMemo(() => ({ ...graphRest, nodes: rawNodes, edges: rawEdges }), [graphRest, rawNodes, rawEdges]);
+
+  // what is saved and exported: the graph with the canvas's viewport now in its `layout` (other layout keys kept);
+  // read when needed, so panning never re-validates
+  const graphWithView = () => {
+    const { x, y, zoom } = getViewport();
+    const layout = { ...((graphRest.layout as Json | undefined) ?? {}), viewport: { x: hundredths(x), y: hundredths(y), zoom: hundredths(zoom) } };
+    return { ...graph, layout };
+  };
 
   // live validation, debounced
   const checkedOnce = useRef(false);
+  const checks = useRef(0); // only the latest graph's answer is shown, whatever order answers arrive in
+  const [checking, setChecking] = useState(false);
   useEffect(() => {
     if (!loaded) return undefined;
     // the opened graph is checked at once; edits after a pause in typing
     const delay = checkedOnce.current ? 300 : 0;
     checkedOnce.current = true;
+    const ticket = ++checks.current;
+    setChecking(true);
+    // the opened graph was sent for checking with the strategy's GET: its answer is this check's
+    const asked = openedCheck.current;
+    openedCheck.current = null;
     const timer = window.setTimeout(() => {
-      api<Validation>("POST", "/strategies/validate", { node_graph: graph })
-        .then(setValidation)
-        .catch((err: Error) => setProblem(err.message));
+      ((asked as Promise<Validation> | null) ?? api<Validation>("POST", "/strategies/validate", { node_graph: graph }))
+        .then((answer) => ticket === checks.current && setValidation(answer))
+        .catch((err: Error) => ticket === checks.current && setProblem(err.message))
+        .finally(() => ticket === checks.current && setChecking(false));
     }, delay);
     return () => window.clearTimeout(timer);
   }, [graph, loaded]);
@@ -295,9 +336,26 @@ function Builder({ strategyId }: { strategyId?: string }) {
     [validation],
   );
 
+  // what the canvas draws: a node keeps its object while its own problems, counts and type are the same, so
+  // an answer that changes nothing on it (a clean check of a 50-node graph) redraws nothing
+  const drawn = useRef(new Map<string, { from: FlowNode; node: FlowNode }>());
   const shown = useMemo(() => {
     const counts = new Map((preview?.nodes ?? []).map((p) => [p.node_id, { received: p.received, kept: p.kept }]));
-    return nodes.map((n) => ({ ...n, data: { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id), counts: counts.get(n.id) } }));
+    const next = new Map<string, { from: FlowNode; node: FlowNode }>();
+    const out = nodes.map((n) => {
+      const data = { ...n.data, spec: specs.get(n.data.raw.type), problems: problemsOf(n.id), counts: counts.get(n.id) };
+      const before = drawn.current.get(n.id);
+      const same =
+        before !== undefined &&
+        before.from === n &&
+        before.node.data.spec === data.spec &&
+        JSON.stringify([before.node.data.problems, before.node.data.counts]) === JSON.stringify([data.problems, data.counts]);
+      const node = same ? before.node : { ...n, data };
+      next.set(n.id, { from: n, node });
+      return node;
+    });
+    drawn.current = next;
+    return out;
   }, [nodes, specs, problemsOf, preview]);
 
   const onNodesChange = useCallback((changes: NodeChange<FlowNode>[]) => {
@@ -347,22 +405,43 @@ function Builder({ strategyId }: { strategyId?: string }) {
     [isValidConnection, nodes, specs, remember],
   );
 
-  const addNode = (spec: NodeType) => {
+  /** A node of that type, selected: where it was dropped (screen point), else in view. */
+  const addNode = (spec: NodeType, dropped?: { x: number; y: number }) => {
     const taken = new Set(nodes.map((n) => n.id));
     const base = spec.type.toLowerCase();
     let id = base;
     while (taken.has(id)) id = `${base}_${++counter.current}`;
-    // in view: from the canvas's top left, three to a row
-    const box = canvasRef.current?.getBoundingClientRect();
-    const origin = screenToFlowPosition({ x: (box?.left ?? 0) + 30, y: (box?.top ?? 0) + 80 });
-    const k = nodes.length;
-    const position = { x: Math.round(origin.x + (k % 3) * 230), y: Math.round(origin.y + (k % 3) * 60 + Math.floor(k / 3) * 170) };
+    let position: { x: number; y: number };
+    if (dropped) {
+      const at = screenToFlowPosition(dropped); // through the viewport's pan and zoom
+      position = { x: Math.round(at.x), y: Math.round(at.y) };
+    } else {
+      // in view: from the canvas's top left, three to a row
+      const box = canvasRef.current?.getBoundingClientRect();
+      const origin = screenToFlowPosition({ x: (box?.left ?? 0) + 30, y: (box?.top ?? 0) + 80 });
+      const k = nodes.length;
+      position = { x: Math.round(origin.x + (k % 3) * 230), y: Math.round(origin.y + (k % 3) * 60 + Math.floor(k / 3) * 170) };
+    }
     const raw: GraphNode = { id, type: spec.type, config: {}, position };
     remember("add");
     setNodes((current) => [
       ...current.map((n) => ({ ...n, selected: false })),
       { id, type: "strategy", position, selected: true, data: { raw, problems: [] } },
     ]);
+  };
+
+  // drag and drop from the palette (React Flow's pattern): the palette item carries its type, the canvas
+  // accepts only that kind of drag and adds the node where it is dropped
+  const onDragOver = (event: DragEvent) => {
+    if (!event.dataTransfer.types.includes(DRAG_TYPE)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "copy";
+  };
+  const onDrop = (event: DragEvent) => {
+    const spec = specs.get(event.dataTransfer.getData(DRAG_TYPE));
+    if (!spec) return;
+    event.preventDefault();
+    addNode(spec, { x: event.clientX, y: event.clientY });
   };
 
   const selected = nodes.find((n) => n.selected);
@@ -401,6 +480,8 @@ function Builder({ strategyId }: { strategyId?: string }) {
     setProblem("");
     remember("load");
     setGraphRest(rest);
+    const view = viewportOf(rest);
+    if (view) void setViewport(view);
     setPreview(null);
     setNodes(
       rawNodes.map((raw, i) => ({
@@ -448,12 +529,12 @@ function Builder({ strategyId }: { strategyId?: string }) {
     try {
       if (savedId) {
         const headers: Record<string, string> = version !== null ? { "if-match": `"${version}"` } : {};
-        const updated = await api<Strategy>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graph }, headers);
+        const updated = await api<Strategy>("PATCH", `/strategies/${encodeURIComponent(savedId)}`, { strategy_name: name, node_graph: graphWithView() }, headers);
         setVersion(updated.version);
         setSaved(updated);
         setNotice(`Saved: version ${updated.version}.`);
       } else {
-        const created = await api<Strategy>("POST", "/strategies", { strategy_name: name, node_graph: graph });
+        const created = await api<Strategy>("POST", "/strategies", { strategy_name: name, node_graph: graphWithView() });
         setSaved(created);
         setSavedId(created.strategy_id);
         setVersion(created.version);
@@ -487,7 +568,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <label>
           Strategy name <input value={name} onChange={(e) => setName(e.target.value)} />
         </label>
-        <span className={`validity ${validation?.valid ? "ok" : "bad"}`} aria-live="polite">
+        <span className={`validity ${validation?.valid ? "ok" : "bad"}`} aria-live="polite" aria-busy={checking}>
           {validation === null ? "Checking…" : validation.valid ? (validation.deployable ? "Valid, deployable" : "Valid (not deployable yet)") : `${errorCount} error${errorCount === 1 ? "" : "s"}`}
         </span>
         <button type="button" className="primary" disabled={!canSave} onClick={() => void save()}>
@@ -505,7 +586,7 @@ function Builder({ strategyId }: { strategyId?: string }) {
         <button type="button" disabled={!future.current.length} onClick={redo} title="Ctrl+Shift+Z">
           Redo
         </button>
-        <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graph, null, 2) : null)}>
+        <button type="button" onClick={() => setJsonText(jsonText === null ? JSON.stringify(graphWithView(), null, 2) : null)}>
           {jsonText === null ? "JSON…" : "Close JSON"}
         </button>
         <button type="button" disabled={!saved || !validation?.deployable} onClick={() => setDeploying(true)} title="Deploy the saved strategy">
@@ -576,7 +657,19 @@ function Builder({ strategyId }: { strategyId?: string }) {
             <section key={category}>
               <h2>{category}</h2>
               {types.map((t) => (
-                <button key={t.type} type="button" className="palette-item" title={t.description} onClick={() => addNode(t)} aria-label={`Add ${t.title}`}>
+                <button
+                  key={t.type}
+                  type="button"
+                  className="palette-item"
+                  title={t.description}
+                  onClick={() => addNode(t)}
+                  aria-label={`Add ${t.title}`}
+                  draggable
+                  onDragStart={(event) => {
+                    event.dataTransfer.setData(DRAG_TYPE, t.type);
+                    event.dataTransfer.effectAllowed = "copy";
+                  }}
+                >
                   <strong>{t.title}</strong>
                   <small>{t.description}</small>
                 </button>
@@ -585,6 +678,8 @@ function Builder({ strategyId }: { strategyId?: string }) {
           ))}
         </aside>
         <div className="canvas" ref={canvasRef}>
+          {/* drawn at once, so React Flow is ready when the strategy arrives (it starts where it was saved) */}
+          {loaded ? null : <p className="canvas-loading muted">Loading the strategy…</p>}
           <ReactFlow
             nodes={shown}
             edges={edges}
@@ -593,9 +688,11 @@ function Builder({ strategyId }: { strategyId?: string }) {
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onNodeDragStart={() => remember("drag")}
+            onDragOver={onDragOver}
+            onDrop={onDrop}
             isValidConnection={isValidConnection}
             deleteKeyCode={["Delete", "Backspace"]}
-            fitView={Boolean(strategyId)}
+            fitView={Boolean(strategyId) && loaded && !openedView}
             proOptions={{ hideAttribution: true }}
           >
             <Background />

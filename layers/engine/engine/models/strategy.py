@@ -14,6 +14,7 @@ from engine.models.base import DomainModel, Model, Money, UtcDatetime
 
 MAX_NODES = 50
 MAX_EDGES = 100
+MIN_ZOOM, MAX_ZOOM = 0.001, 1000  # a builder's canvas zoom (React Flow's own defaults are 0.5..2)
 MIN_BANKROLL = Decimal(100)
 MAX_BANKROLL = Decimal(1_000_000)
 
@@ -68,6 +69,30 @@ class Edge(Model):
     target: str = Field(min_length=1, max_length=64)
 
 
+class Viewport(Model):
+    """Where a builder's canvas was looking: its pan (`x`, `y`, screen pixels) and `zoom`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x: float = Field(strict=True, allow_inf_nan=False)
+    y: float = Field(strict=True, allow_inf_nan=False)
+    zoom: float = Field(strict=True, ge=MIN_ZOOM, le=MAX_ZOOM, allow_inf_nan=False)
+
+
+class Layout(Model):
+    """A builder's view of the whole graph, kept as given: `viewport`, plus any other keys it stores."""
+
+    model_config = ConfigDict(extra="allow")
+
+    viewport: Viewport
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """An optional field's schema without its `null` branch: the key may be left out, not sent as null."""
+    branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+    schema.update(branches[0] if len(branches) == 1 else {"anyOf": branches})
+
+
 class NodeGraph(Model):
     """Structure only; semantic checks (types, configs, cycles, reachability) are in engine.graph.validate."""
 
@@ -75,6 +100,18 @@ class NodeGraph(Model):
 
     nodes: list[Node] = Field(max_length=MAX_NODES)
     edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
+    # absent stays absent (a graph without a layout reads back without the key); null is refused, so what
+    # reads back is always what was given
+    layout: Layout | None = Field(
+        default=None, exclude_if=lambda value: value is None, json_schema_extra=_not_nullable
+    )
+
+    @field_validator("layout", mode="before")
+    @classmethod
+    def _layout_not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("give an object with `viewport`, or leave `layout` out")
+        return value
 
 
 Frequency = Literal["1m", "5m", "15m", "30m", "1h"]
