@@ -156,10 +156,7 @@ def start_backtest(
     try:
         stores.queue.send({"backtest_id": backtest_id, **_window(spec, slots, 0, stores.settings)})
     except Exception:
-        stores.backtests.update(
-            backtest_id,
-            {"status": "failed", "error_code": "queue_unavailable", "updated_at": now},
-        )
+        _end(backtest_id, record, "failed", {"error_code": "queue_unavailable"}, stores=stores, now=now)
         raise
     return stores.backtests.get(backtest_id, owner=owner)
 
@@ -196,10 +193,8 @@ def list_items(
 def delete_backtest(backtest_id: str, *, owner: str, now: datetime, stores: BacktestStores) -> str:
     """Cancel a queued or running backtest ("cancelled"), or delete a finished one ("deleted")."""
     record = stores.backtests.get(backtest_id, owner=owner)
-    if record["status"] in ACTIVE_STATUSES and stores.backtests.update(
-        backtest_id,
-        {"status": "cancelled", "updated_at": now, "completed_at": now},
-        only_if_status=ACTIVE_STATUSES,
+    if record["status"] in ACTIVE_STATUSES and _end(
+        backtest_id, record, "cancelled", {}, stores=stores, now=now
     ):
         return "cancelled"
     stores.backtests.delete(backtest_id)
@@ -267,15 +262,13 @@ def run_chunk(
             slots=slots,
         )
     except MarketDataUnavailable as exc:
-        stores.backtests.update(
+        _end(
             backtest_id,
-            {
-                "status": "failed",
-                "error_code": exc.code,
-                "error_message": exc.message[:500],
-                "updated_at": now,
-            },
-            only_if_status=ACTIVE_STATUSES,
+            record,
+            "failed",
+            {"error_code": exc.code, "error_message": exc.message[:500]},
+            stores=stores,
+            now=now,
         )
         return ChunkOutcome("failed")
     window = slots[first : first + stores.settings.backtest_chunk_slots]
@@ -322,6 +315,58 @@ def run_chunk(
     return outcome
 
 
+def fail_dead_lettered(message: Mapping[str, Any], *, stores: BacktestStores, now: datetime) -> str:
+    """End a backtest `failed` when a chunk's message reached the BacktestDLQ (it failed every delivery).
+
+    Whatever stopped the chunk (an exception, a Lambda timeout, the runtime running out of memory), SQS moved
+    the message there, so this sees every case. Only a backtest still waiting on that window is ended: a
+    stale copy of a window another delivery already ran changes nothing. Returns what it did.
+    """
+    backtest_id = str(message.get("backtest_id") or "")
+    record = stores.backtests.find(backtest_id) if backtest_id else None
+    if record is None:
+        return "gone"
+    if record["status"] not in ACTIVE_STATUSES:
+        return "finished"
+    first = int(message.get("first_slot", 0))
+    checkpoint, _ = stores.backtests.checkpoint(backtest_id)
+    if checkpoint.slots_done > first:
+        return "stale"
+    window = f"slots from {first}"
+    if message.get("window_start") and message.get("window_end"):
+        window += f" ({message['window_start']} to {message['window_end']})"
+    ended = _end(
+        backtest_id,
+        record,
+        "failed",
+        {
+            "error_code": "chunk_failed",
+            "error_message": f"the chunk of {window} failed on every delivery and was moved to the "
+            "dead-letter queue; the backtest stopped there",
+        },
+        stores=stores,
+        now=now,
+    )
+    return "failed" if ended else "finished"
+
+
+def _end(
+    backtest_id: str,
+    record: Mapping[str, Any],
+    status: str,
+    values: Mapping[str, Any],
+    *,
+    stores: BacktestStores,
+    now: datetime,
+) -> bool:
+    """Move a queued or running backtest to a final status (once: False when it had already ended)."""
+    return stores.backtests.update(
+        backtest_id,
+        {**values, "status": status, "updated_at": now, "completed_at": now},
+        only_if_status=ACTIVE_STATUSES,
+    )
+
+
 def _universe(provider: MarketDataProvider, settings: Settings, deadline: Deadline) -> list[Market]:
     """Every market the provider lists, open or closed: each is shown only between its start and close."""
     return provider.list_markets(
@@ -353,17 +398,13 @@ def _finish(
         backtest_id, spec.paper_bankroll_usd, trades, curve, checkpoint, at=checkpoint.last_slot or spec.end
     )
     performance.equity_curve = _thin(performance.equity_curve, CURVE_POINTS_SHOWN)
-    stores.backtests.update(
+    _end(
         backtest_id,
-        {
-            "status": "completed",
-            "progress": Decimal(1),
-            "result": performance.model_dump_json(),
-            "trades_count": len(trades),
-            "completed_at": now,
-            "updated_at": now,
-        },
-        only_if_status=ACTIVE_STATUSES,
+        record,
+        "completed",
+        {"progress": Decimal(1), "result": performance.model_dump_json(), "trades_count": len(trades)},
+        stores=stores,
+        now=now,
     )
     return ChunkOutcome(outcome, trades=len(trades))
 
