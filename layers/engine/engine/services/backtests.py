@@ -22,7 +22,7 @@ from engine.backtest.models import BacktestSpec
 from engine.backtest.replay import check_graph, prepare, slots_for
 from engine.backtest.run import Checkpoint, backtest_strategy, performance_of, run_slots
 from engine.clock import Deadline, iso
-from engine.errors import Conflict, MarketDataUnavailable, QuotaExceeded, ValidationFailed
+from engine.errors import Conflict, MarketDataUnavailable, ValidationFailed
 from engine.graph.validate import validate_graph
 from engine.market.types import Market, MarketDataProvider
 from engine.models.strategy import NodeGraph
@@ -133,9 +133,6 @@ def start_backtest(
         raise ValidationFailed(
             "the period has no slot at this schedule", details=[{"loc": ["start"], "msg": "no slot"}]
         )
-    quota = stores.settings.backtest_running_quota
-    if stores.backtests.active_count(owner) >= quota:
-        raise QuotaExceeded(f"at most {quota} running backtests per user", details={"quota": quota})
     backtest_id = str(uuid.uuid4())
     record = {
         "backtest_id": backtest_id,
@@ -152,7 +149,11 @@ def start_backtest(
         "created_at": now,
         "updated_at": now,
     }
-    stores.backtests.create(record, Checkpoint.opening(backtest_id, spec.paper_bankroll_usd))
+    stores.backtests.create(
+        record,
+        Checkpoint.opening(backtest_id, spec.paper_bankroll_usd),
+        quota=stores.settings.backtest_running_quota,
+    )
     try:
         stores.queue.send({"backtest_id": backtest_id, **_window(spec, slots, 0, stores.settings)})
     except Exception:
@@ -359,11 +360,12 @@ def _end(
     stores: BacktestStores,
     now: datetime,
 ) -> bool:
-    """Move a queued or running backtest to a final status (once: False when it had already ended)."""
-    return stores.backtests.update(
+    """Move a queued or running backtest to a final status and give its place in the running quota back, in
+    one transaction (once: False when it had already ended)."""
+    return stores.backtests.end(
         backtest_id,
-        {**values, "status": status, "updated_at": now, "completed_at": now},
-        only_if_status=ACTIVE_STATUSES,
+        owner=str(record["owner"]),
+        values={**values, "status": status, "updated_at": now, "completed_at": now},
     )
 
 
