@@ -22,7 +22,7 @@ from engine.backtest.models import BacktestSpec
 from engine.backtest.replay import check_graph, prepare, slots_for
 from engine.backtest.run import Checkpoint, backtest_strategy, performance_of, run_slots
 from engine.clock import Deadline, iso
-from engine.errors import Conflict, MarketDataUnavailable, ValidationFailed
+from engine.errors import MarketDataUnavailable, ValidationFailed, VersionNotFound
 from engine.graph.validate import validate_graph
 from engine.market.types import Market, MarketDataProvider
 from engine.models.strategy import NodeGraph
@@ -36,6 +36,7 @@ from engine.storage.backtests import (
     HistoryCacheRepository,
 )
 from engine.storage.dynamo import get_clients
+from engine.storage.history import HistoryRepository
 from engine.storage.pages import Page
 from engine.storage.strategies import StrategyRepository
 
@@ -73,6 +74,7 @@ class BacktestStores:
     strategies: StrategyRepository
     queue: BacktestQueue
     settings: Settings = field(default_factory=get_settings)
+    history: HistoryRepository | None = None  # the strategies' kept graph versions (graph_version)
 
     @classmethod
     def default(cls, settings: Settings | None = None) -> BacktestStores:
@@ -84,6 +86,7 @@ class BacktestStores:
             strategies=StrategyRepository(clients),
             queue=SqsBacktestQueue(settings),
             settings=settings,
+            history=HistoryRepository(clients),
         )
 
 
@@ -103,22 +106,30 @@ def start_backtest(
     """Check and queue a backtest of a saved strategy (any state) or of an unsaved graph.
 
     ValidationFailed (422): a graph that cannot trade, a field without history and no allow_proxies, a
-    period in the future, more than MAX_SLOTS slots. StrategyNotFound (404). Conflict (409): a graph_version
-    other than the strategy's current one (only the current graph is stored). QuotaExceeded (429): the
-    user already has the allowed number queued or running.
+    period in the future, more than MAX_SLOTS slots. StrategyNotFound (404). VersionNotFound (404
+    `not_found`): a graph_version the strategy never had. QuotaExceeded (429): the user already has the
+    allowed number queued or running.
     """
     loc: tuple[str, ...] = ("node_graph",)
     if strategy_id is not None:
         strategy = stores.strategies.get(strategy_id, owner=owner)
-        if graph_version is not None and graph_version != strategy.graph_version:
-            raise Conflict(
-                f"graph_version {graph_version} is not the strategy's current graph "
-                f"({strategy.graph_version})",
-                details={"graph_version": strategy.graph_version},
-            )
-        graph = validate_graph(strategy.node_graph, for_deploy=True)
         version: int | None = strategy.graph_version
+        node_graph = strategy.node_graph
         loc = ("strategy", "node_graph")
+        if graph_version is not None and graph_version != strategy.graph_version:
+            # an older graph of the strategy, as its history keeps it (the out-of-sample view backtests the
+            # version that was deployed, whatever the strategy's graph is now)
+            history = stores.history or HistoryRepository(stores.strategies.clients)
+            kept = history.get_version(strategy_id, graph_version)
+            if kept is None:
+                raise VersionNotFound(
+                    f"graph_version {graph_version} not found: the strategy's graph versions are 1 to "
+                    f"{strategy.graph_version}",
+                    details={"graph_version": graph_version, "current_graph_version": strategy.graph_version},
+                )
+            version, node_graph = graph_version, kept.node_graph
+            loc = ("strategy", "versions", str(graph_version), "node_graph")
+        graph = validate_graph(node_graph, for_deploy=True)
     else:
         graph = validate_graph(node_graph, for_deploy=True)
         version = None
