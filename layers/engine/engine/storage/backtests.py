@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -536,14 +536,28 @@ def _encode(points: Sequence[PricePoint]) -> bytes:
     return zlib.compress("\n".join(f"{p.t},{p.p}" for p in points).encode(), 6)
 
 
+_new_point = object.__new__
+_set_t: Callable[[object, int], None] = getattr(PricePoint, "t").__set__  # noqa: B009 - the slot descriptor
+_set_p: Callable[[object, Decimal], None] = getattr(PricePoint, "p").__set__  # noqa: B009
+
+
 def _decode(blob: bytes) -> list[PricePoint]:
+    """The points of `_encode`; equal prices share one Decimal, and each point is built through its slot
+    setters (a cached backtest reads hundreds of thousands: the frozen dataclass __init__ was most of it)."""
     text = zlib.decompress(blob).decode()
     if not text:
         return []
+    prices: dict[str, Decimal] = {}
     points = []
     for line in text.split("\n"):
-        t, p = line.split(",")
-        points.append(PricePoint(int(t), Decimal(p)))
+        t, _, p = line.partition(",")
+        price = prices.get(p)
+        if price is None:
+            price = prices[p] = Decimal(p)
+        point = _new_point(PricePoint)
+        _set_t(point, int(t))
+        _set_p(point, price)
+        points.append(point)
     return points
 
 
