@@ -252,29 +252,6 @@ class BacktestRepository:
             for i in query_all(self.db, params, what="list running backtests")
         ]
 
-    def active_count(self, owner: str) -> int:
-        """Queued or running backtests of one user (the `by_owner` index, filtered on status)."""
-        expr = Expr()
-        options = ", ".join(expr.value(s) for s in ACTIVE_STATUSES)
-        params = {
-            "TableName": self.table,
-            "IndexName": "by_owner",
-            "KeyConditionExpression": f"{expr.name('owner')} = {expr.value(owner)}",
-            "FilterExpression": f"{expr.name('status')} IN ({options})",
-            "Select": "COUNT",
-            **expr.kwargs(),
-        }
-        total = 0
-        try:
-            while True:
-                answer = self.db.query(**params)
-                total += int(answer.get("Count", 0))
-                if not answer.get("LastEvaluatedKey"):
-                    return total
-                params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise map_error(exc, what="count backtests") from exc
-
     def list_for_strategy(
         self, strategy_id: str, *, owner: str, limit: int, next_token: str | None
     ) -> Page[dict[str, Any]]:
