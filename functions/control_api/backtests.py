@@ -43,7 +43,11 @@ Status = Literal["queued", "running", "completed", "failed", "cancelled"]
 class StrategyBacktestIn(BacktestSpec):
     """POST /strategies/{id}/backtests: the period, schedule, bankroll and assumptions."""
 
-    graph_version: int | None = Field(default=None, ge=1, description="must be the strategy's current one")
+    graph_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="any graph version the strategy has had (default: the current one); else 404 not_found",
+    )
 
 
 class GraphBacktestIn(BacktestSpec):

@@ -317,10 +317,25 @@ def test_deleting_a_finished_backtest_removes_it(
     assert api("GET", f"/backtests/{backtest_id}").status == 404
 
 
-def test_a_graph_version_other_than_the_current_one_is_409(api: Api) -> None:
+def test_an_older_graph_version_is_backtested_and_one_the_strategy_never_had_is_404(
+    api: Api, world: tuple[AwsEnv, RecordedPolymarketServer]
+) -> None:
+    # Given a strategy whose first graph buys the recorded market and whose current (second) one buys nothing
     strategy_id = api.create(graph=MSTR_GRAPH)
-    answer = api("POST", f"/strategies/{strategy_id}/backtests", body={**BODY, "graph_version": 7})
-    assert answer.status == 409 and answer.body["error"]["details"] == {"graph_version": 1}
+    nothing = json.loads(json.dumps(MSTR_GRAPH))
+    nothing["nodes"][1]["config"]["conditions"][0]["value"] = "no market asks this"
+    assert api("PATCH", f"/strategies/{strategy_id}", body={"node_graph": nothing}).status == 200
+    # When version 1, the current version and a version it never had are backtested
+    old = start(api, strategy_id, graph_version=1)
+    current = start(api, strategy_id)
+    drain(world[0])
+    missing = api("POST", f"/strategies/{strategy_id}/backtests", body={**BODY, "graph_version": 7})
+    # Then version 1 ran its own graph (one entry), the current one none, and version 7 is 404 not_found
+    got_old, got_current = (api("GET", f"/backtests/{b}").body for b in (old, current))
+    assert (got_old["status"], got_old["graph_version"], got_old["trades_count"]) == ("completed", 1, 1)
+    assert (got_current["graph_version"], got_current["trades_count"]) == (2, 0)
+    assert missing.status == 404 and missing.body["error"]["code"] == "not_found"
+    assert "graph_version 7 not found" in missing.body["error"]["message"]
 
 
 def test_the_comparison_shows_live_and_backtest_over_the_same_period(

@@ -80,9 +80,9 @@ class PriceSeries:
     __slots__ = ("_p", "_t")
 
     def __init__(self, points: Iterable[PricePoint]) -> None:
-        ordered = sorted({p.t: p for p in points}.values(), key=lambda p: p.t)
-        self._t = [p.t for p in ordered]
-        self._p = [p.p for p in ordered]
+        by_time = {p.t: p.p for p in points}  # one point per time (the last given), then in time order
+        self._t = sorted(by_time)
+        self._p = [by_time[t] for t in self._t]
 
     def __len__(self) -> int:
         return len(self._t)
@@ -90,6 +90,15 @@ class PriceSeries:
     def at_or_before(self, at: datetime) -> Decimal | None:
         i = bisect.bisect_right(self._t, int(at.timestamp()))
         return self._p[i - 1] if i else None
+
+    def index_at_or_before(self, ts: int) -> int | None:
+        """The position of the last point at or before `ts` (epoch seconds), for `price`; None before the
+        first point."""
+        i = bisect.bisect_right(self._t, ts)
+        return i - 1 if i else None
+
+    def price(self, index: int) -> Decimal:
+        return self._p[index]
 
     def between(self, lo: int, hi: int) -> tuple[PricePoint, ...]:
         """The points with lo <= t <= hi (callers never pass an `hi` past their slot)."""

@@ -11,7 +11,7 @@ backtest allows proxies, and are blanked otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -61,29 +61,71 @@ class FillModel:
 _MARKET_FIELDS = tuple(f.name for f in fields(Market))
 
 
-def _with_outcomes(template: tuple[tuple[str, object], ...], outcomes: tuple[OutcomeToken, ...]) -> Market:
-    """A market from a template's (field, value) pairs with other outcome prices: what `dataclasses.replace`
-    does, a few times faster (a slot builds hundreds of these; replace's keyword plumbing dominated)."""
-    state = object.__new__(Market)
-    set_field = object.__setattr__
-    for name, value in template:
-        set_field(state, name, value)
-    set_field(state, "outcomes", outcomes)
+def _setter(cls: type, name: str) -> Callable[[object, object], None]:
+    """A field's slot descriptor setter: setting a frozen slotted dataclass's fields through them skips the
+    frozen __setattr__ and the keyword plumbing of __init__ / dataclasses.replace (a slot builds hundreds of
+    states; the objects are the same, field for field)."""
+    setter: Callable[[object, object], None] = getattr(cls, name).__set__
+    return setter
+
+
+_SLOT_SETTERS = {name: _setter(Market, name) for name in _MARKET_FIELDS}
+_new = object.__new__
+
+Template = tuple[tuple[Callable[[object, object], None], object], ...]
+
+
+def _with_outcomes(template: Template, outcomes: tuple[OutcomeToken, ...]) -> Market:
+    """A market from a template's (setter, value) pairs with other outcome prices: what `dataclasses.replace`
+    does, a few times faster."""
+    state = _new(Market)
+    for set_field, value in template:
+        set_field(state, value)
+    _SLOT_SETTERS["outcomes"](state, outcomes)
     return state
 
 
-def _pairs(market: Market) -> tuple[tuple[str, object], ...]:
-    return tuple((name, getattr(market, name)) for name in _MARKET_FIELDS)
+_set_token_id = _setter(OutcomeToken, "token_id")
+_set_label = _setter(OutcomeToken, "label")
+_set_price = _setter(OutcomeToken, "price")
+
+
+def _token(token_id: str, label: str, price: Decimal) -> OutcomeToken:
+    """OutcomeToken(token_id, label, price), through the slot descriptors (as `_with_outcomes`)."""
+    token = _new(OutcomeToken)
+    _set_token_id(token, token_id)
+    _set_label(token, label)
+    _set_price(token, price)
+    return token
+
+
+def _pairs(market: Market) -> Template:
+    return tuple(
+        (_SLOT_SETTERS[name], getattr(market, name)) for name in _MARKET_FIELDS if name != "outcomes"
+    )
+
+
+def _ts(at: datetime | None) -> float | None:
+    """Epoch seconds, an int when whole (compared with a slot's int seconds: exact, as the datetimes)."""
+    if at is None:
+        return None
+    ts = at.timestamp()
+    return int(ts) if ts.is_integer() else ts
 
 
 @dataclass(frozen=True)
 class _Phases:
-    """One market's states, all but the prices fixed in advance: trading, waiting for resolution, final."""
+    """One market's states, all but the prices fixed in advance: trading, waiting for resolution, final; and
+    the times that pick one (epoch seconds: a slot compares numbers, not datetimes)."""
 
     final: Market
-    trading: tuple[tuple[str, object], ...]
-    awaiting: tuple[tuple[str, object], ...]
+    trading: Template
+    awaiting: Template
     close: datetime | None
+    series: PriceSeries | None
+    start_ts: float | None  # not visible before
+    final_ts: float | None  # its final state from (closed markets: their close)
+    close_ts: float | None  # trading until (then awaiting resolution)
 
 
 class HistoricalUniverse:
@@ -122,7 +164,17 @@ class HistoricalUniverse:
         awaiting = replace(
             base, active=True, closed=True, accepting_orders=False, uma_resolution_status="proposed"
         )
-        return _Phases(final=base, trading=_pairs(trading), awaiting=_pairs(awaiting), close=_close(final))
+        close = _close(final)
+        return _Phases(
+            final=base,
+            trading=_pairs(trading),
+            awaiting=_pairs(awaiting),
+            close=close,
+            series=self.series.get(final.outcomes[0].token_id),
+            start_ts=_ts(final.start_date),
+            final_ts=_ts(final.closed_time) if final.closed else None,
+            close_ts=_ts(close),
+        )
 
     def _blank(self, market: Market) -> Market:
         if self.allow_proxies:
@@ -156,12 +208,16 @@ def _close(market: Market) -> datetime | None:
     return market.end_date
 
 
+_UNSEEN: Market | None = _new(Market)  # a view's "not looked at yet" (None means "not visible")
+
+
 class SlotView:
     """The MarketSource (with `prefetch`) one backtest run sees: the universe at `slot`."""
 
     def __init__(self, universe: HistoricalUniverse, slot: datetime) -> None:
         self._u = universe
         self._slot = slot
+        self._slot_ts = int(slot.timestamp())  # an int: the series' times are ints (no mixed compares)
         self._states: dict[str, Market | None] = {}
         self.book_reads = 0
 
@@ -169,43 +225,43 @@ class SlotView:
     def fetched_at(self) -> datetime:
         return self._slot
 
-    def _yes_price(self, market: Market) -> Decimal | None:
-        series = self._u.series.get(market.outcomes[0].token_id)
-        return series.at_or_before(self._slot) if series is not None else None
-
     def _state(self, market: Market) -> Market | None:
         """The market as it was at the slot; None before it started or while it has no price yet."""
-        if market.market_id in self._states:
-            return self._states[market.market_id]
-        state = self._build(market)
-        self._states[market.market_id] = state
+        market_id = market.market_id
+        state = self._states.get(market_id, _UNSEEN)
+        if state is _UNSEEN:
+            state = self._states[market_id] = self._build(market_id, market)
         return state
 
-    def _build(self, final: Market) -> Market | None:
-        slot = self._slot
-        if final.start_date is not None and slot < final.start_date:
+    def _build(self, market_id: str, final: Market) -> Market | None:
+        slot_ts = self._slot_ts
+        phases = self._u.phases[market_id]
+        if phases.start_ts is not None and slot_ts < phases.start_ts:
             return None
-        phases = self._u.phases[final.market_id]
-        if final.closed and final.closed_time is not None and slot >= final.closed_time:
+        if phases.final_ts is not None and slot_ts >= phases.final_ts:
             return phases.final
-        price = self._yes_price(final)
-        if price is None:
+        series = phases.series
+        point = series.index_at_or_before(slot_ts) if series is not None else None
+        if point is None:
             return None
-        trading = phases.close is None or slot < phases.close
-        key = (final.market_id, price, trading)
-        cached = self._u.states.get(key)
+        assert series is not None
+        price = series.price(point)
+        trading = phases.close_ts is None or slot_ts < phases.close_ts
+        key = (market_id, price, trading)
+        states = self._u.states
+        cached = states.get(key)
         if cached is not None:
             return cached
         yes, no = final.outcomes[0], final.outcomes[1]
         outcomes = (
-            OutcomeToken(yes.token_id, yes.label, price),
-            OutcomeToken(no.token_id, no.label, ONE - price),
+            _token(yes.token_id, yes.label, price),
+            _token(no.token_id, no.label, ONE - price),
             *final.outcomes[2:],
         )
         state = _with_outcomes(phases.trading if trading else phases.awaiting, outcomes)
-        if len(self._u.states) >= STATE_CACHE_SIZE:
-            self._u.states.clear()
-        self._u.states[key] = state
+        if len(states) >= STATE_CACHE_SIZE:
+            states.clear()
+        states[key] = state
         return state
 
     # -- MarketSource

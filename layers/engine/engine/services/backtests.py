@@ -22,7 +22,7 @@ from engine.backtest.models import BacktestSpec
 from engine.backtest.replay import check_graph, prepare, slots_for
 from engine.backtest.run import Checkpoint, backtest_strategy, performance_of, run_slots
 from engine.clock import Deadline, iso
-from engine.errors import Conflict, MarketDataUnavailable, QuotaExceeded, ValidationFailed
+from engine.errors import MarketDataUnavailable, ValidationFailed, VersionNotFound
 from engine.graph.validate import validate_graph
 from engine.market.types import Market, MarketDataProvider
 from engine.models.strategy import NodeGraph
@@ -36,6 +36,7 @@ from engine.storage.backtests import (
     HistoryCacheRepository,
 )
 from engine.storage.dynamo import get_clients
+from engine.storage.history import HistoryRepository
 from engine.storage.pages import Page
 from engine.storage.strategies import StrategyRepository
 
@@ -73,6 +74,7 @@ class BacktestStores:
     strategies: StrategyRepository
     queue: BacktestQueue
     settings: Settings = field(default_factory=get_settings)
+    history: HistoryRepository | None = None  # the strategies' kept graph versions (graph_version)
 
     @classmethod
     def default(cls, settings: Settings | None = None) -> BacktestStores:
@@ -84,6 +86,7 @@ class BacktestStores:
             strategies=StrategyRepository(clients),
             queue=SqsBacktestQueue(settings),
             settings=settings,
+            history=HistoryRepository(clients),
         )
 
 
@@ -103,22 +106,30 @@ def start_backtest(
     """Check and queue a backtest of a saved strategy (any state) or of an unsaved graph.
 
     ValidationFailed (422): a graph that cannot trade, a field without history and no allow_proxies, a
-    period in the future, more than MAX_SLOTS slots. StrategyNotFound (404). Conflict (409): a graph_version
-    other than the strategy's current one (only the current graph is stored). QuotaExceeded (429): the
-    user already has the allowed number queued or running.
+    period in the future, more than MAX_SLOTS slots. StrategyNotFound (404). VersionNotFound (404
+    `not_found`): a graph_version the strategy never had. QuotaExceeded (429): the user already has the
+    allowed number queued or running.
     """
     loc: tuple[str, ...] = ("node_graph",)
     if strategy_id is not None:
         strategy = stores.strategies.get(strategy_id, owner=owner)
-        if graph_version is not None and graph_version != strategy.graph_version:
-            raise Conflict(
-                f"graph_version {graph_version} is not the strategy's current graph "
-                f"({strategy.graph_version})",
-                details={"graph_version": strategy.graph_version},
-            )
-        graph = validate_graph(strategy.node_graph, for_deploy=True)
         version: int | None = strategy.graph_version
+        node_graph = strategy.node_graph
         loc = ("strategy", "node_graph")
+        if graph_version is not None and graph_version != strategy.graph_version:
+            # an older graph of the strategy, as its history keeps it (the out-of-sample view backtests the
+            # version that was deployed, whatever the strategy's graph is now)
+            history = stores.history or HistoryRepository(stores.strategies.clients)
+            kept = history.get_version(strategy_id, graph_version)
+            if kept is None:
+                raise VersionNotFound(
+                    f"graph_version {graph_version} not found: the strategy's graph versions are 1 to "
+                    f"{strategy.graph_version}",
+                    details={"graph_version": graph_version, "current_graph_version": strategy.graph_version},
+                )
+            version, node_graph = graph_version, kept.node_graph
+            loc = ("strategy", "versions", str(graph_version), "node_graph")
+        graph = validate_graph(node_graph, for_deploy=True)
     else:
         graph = validate_graph(node_graph, for_deploy=True)
         version = None
@@ -133,9 +144,6 @@ def start_backtest(
         raise ValidationFailed(
             "the period has no slot at this schedule", details=[{"loc": ["start"], "msg": "no slot"}]
         )
-    quota = stores.settings.backtest_running_quota
-    if stores.backtests.active_count(owner) >= quota:
-        raise QuotaExceeded(f"at most {quota} running backtests per user", details={"quota": quota})
     backtest_id = str(uuid.uuid4())
     record = {
         "backtest_id": backtest_id,
@@ -152,14 +160,15 @@ def start_backtest(
         "created_at": now,
         "updated_at": now,
     }
-    stores.backtests.create(record, Checkpoint.opening(backtest_id, spec.paper_bankroll_usd))
+    stores.backtests.create(
+        record,
+        Checkpoint.opening(backtest_id, spec.paper_bankroll_usd),
+        quota=stores.settings.backtest_running_quota,
+    )
     try:
         stores.queue.send({"backtest_id": backtest_id, **_window(spec, slots, 0, stores.settings)})
     except Exception:
-        stores.backtests.update(
-            backtest_id,
-            {"status": "failed", "error_code": "queue_unavailable", "updated_at": now},
-        )
+        _end(backtest_id, record, "failed", {"error_code": "queue_unavailable"}, stores=stores, now=now)
         raise
     return stores.backtests.get(backtest_id, owner=owner)
 
@@ -196,10 +205,8 @@ def list_items(
 def delete_backtest(backtest_id: str, *, owner: str, now: datetime, stores: BacktestStores) -> str:
     """Cancel a queued or running backtest ("cancelled"), or delete a finished one ("deleted")."""
     record = stores.backtests.get(backtest_id, owner=owner)
-    if record["status"] in ACTIVE_STATUSES and stores.backtests.update(
-        backtest_id,
-        {"status": "cancelled", "updated_at": now, "completed_at": now},
-        only_if_status=ACTIVE_STATUSES,
+    if record["status"] in ACTIVE_STATUSES and _end(
+        backtest_id, record, "cancelled", {}, stores=stores, now=now
     ):
         return "cancelled"
     stores.backtests.delete(backtest_id)
@@ -267,15 +274,13 @@ def run_chunk(
             slots=slots,
         )
     except MarketDataUnavailable as exc:
-        stores.backtests.update(
+        _end(
             backtest_id,
-            {
-                "status": "failed",
-                "error_code": exc.code,
-                "error_message": exc.message[:500],
-                "updated_at": now,
-            },
-            only_if_status=ACTIVE_STATUSES,
+            record,
+            "failed",
+            {"error_code": exc.code, "error_message": exc.message[:500]},
+            stores=stores,
+            now=now,
         )
         return ChunkOutcome("failed")
     window = slots[first : first + stores.settings.backtest_chunk_slots]
@@ -322,6 +327,59 @@ def run_chunk(
     return outcome
 
 
+def fail_dead_lettered(message: Mapping[str, Any], *, stores: BacktestStores, now: datetime) -> str:
+    """End a backtest `failed` when a chunk's message reached the BacktestDLQ (it failed every delivery).
+
+    Whatever stopped the chunk (an exception, a Lambda timeout, the runtime running out of memory), SQS moved
+    the message there, so this sees every case. Only a backtest still waiting on that window is ended: a
+    stale copy of a window another delivery already ran changes nothing. Returns what it did.
+    """
+    backtest_id = str(message.get("backtest_id") or "")
+    record = stores.backtests.find(backtest_id) if backtest_id else None
+    if record is None:
+        return "gone"
+    if record["status"] not in ACTIVE_STATUSES:
+        return "finished"
+    first = int(message.get("first_slot", 0))
+    checkpoint, _ = stores.backtests.checkpoint(backtest_id)
+    if checkpoint.slots_done > first:
+        return "stale"
+    window = f"slots from {first}"
+    if message.get("window_start") and message.get("window_end"):
+        window += f" ({message['window_start']} to {message['window_end']})"
+    ended = _end(
+        backtest_id,
+        record,
+        "failed",
+        {
+            "error_code": "chunk_failed",
+            "error_message": f"the chunk of {window} failed on every delivery and was moved to the "
+            "dead-letter queue; the backtest stopped there",
+        },
+        stores=stores,
+        now=now,
+    )
+    return "failed" if ended else "finished"
+
+
+def _end(
+    backtest_id: str,
+    record: Mapping[str, Any],
+    status: str,
+    values: Mapping[str, Any],
+    *,
+    stores: BacktestStores,
+    now: datetime,
+) -> bool:
+    """Move a queued or running backtest to a final status and give its place in the running quota back, in
+    one transaction (once: False when it had already ended)."""
+    return stores.backtests.end(
+        backtest_id,
+        owner=str(record["owner"]),
+        values={**values, "status": status, "updated_at": now, "completed_at": now},
+    )
+
+
 def _universe(provider: MarketDataProvider, settings: Settings, deadline: Deadline) -> list[Market]:
     """Every market the provider lists, open or closed: each is shown only between its start and close."""
     return provider.list_markets(
@@ -353,17 +411,13 @@ def _finish(
         backtest_id, spec.paper_bankroll_usd, trades, curve, checkpoint, at=checkpoint.last_slot or spec.end
     )
     performance.equity_curve = _thin(performance.equity_curve, CURVE_POINTS_SHOWN)
-    stores.backtests.update(
+    _end(
         backtest_id,
-        {
-            "status": "completed",
-            "progress": Decimal(1),
-            "result": performance.model_dump_json(),
-            "trades_count": len(trades),
-            "completed_at": now,
-            "updated_at": now,
-        },
-        only_if_status=ACTIVE_STATUSES,
+        record,
+        "completed",
+        {"progress": Decimal(1), "result": performance.model_dump_json(), "trades_count": len(trades)},
+        stores=stores,
+        now=now,
     )
     return ChunkOutcome(outcome, trades=len(trades))
 

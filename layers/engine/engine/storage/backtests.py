@@ -9,8 +9,9 @@ Free-form documents (spec, graph, result) are stored as JSON strings: no float o
 from __future__ import annotations
 
 import json
+import time
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from engine.backtest.history import CachedWindow, WindowKey
 from engine.backtest.run import Checkpoint, SlotRecord
 from engine.clock import iso, parse_iso
-from engine.errors import Conflict, DomainError
+from engine.errors import Conflict, DomainError, QuotaExceeded, StorageError
 from engine.market.types import PricePoint
 from engine.models.portfolio import EquityPoint
 from engine.models.trading import Trade
+from engine.storage import backtest_quota
 from engine.storage.dynamo import (
     StorageClients,
     from_item,
@@ -45,6 +47,10 @@ class BacktestNotFound(DomainError):
     code = "backtest_not_found"
 
 
+def _over(quota: int) -> QuotaExceeded:
+    return QuotaExceeded(f"at most {quota} running backtests per user", details={"quota": quota})
+
+
 def _pk(backtest_id: str) -> str:
     return f"B#{backtest_id}"
 
@@ -62,9 +68,11 @@ class BacktestRepository:
 
     # -- the record
 
-    def create(self, record: Mapping[str, Any], checkpoint: Checkpoint) -> None:
-        """The META item (with its index attributes) and the opening checkpoint, together."""
-        backtest_id = record["backtest_id"]
+    def create(self, record: Mapping[str, Any], checkpoint: Checkpoint, *, quota: int) -> None:
+        """The META item (with its index attributes) and the opening checkpoint, counted in the owner's
+        running quota, in one transaction (engine.storage.backtest_quota); QuotaExceeded at the quota."""
+        backtest_id = str(record["backtest_id"])
+        owner = str(record["owner"])
         meta = dict(record)
         meta.update(
             pk=_pk(backtest_id), sk="META", created_key=f"{time_key(record['created_at'])}#{backtest_id}"
@@ -75,21 +83,104 @@ class BacktestRepository:
             "checkpoint": checkpoint.model_dump_json(),
             "version": 0,
         }
+        puts = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": to_item(meta),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {"Put": {"TableName": self.table, "Item": to_item(ckpt)}},
+        ]
+        for attempt in range(backtest_quota.ATTEMPTS):
+            counter = self._counter(owner)
+            seed: list[str] | None = None
+            if not backtest_quota.is_seeded(counter):
+                seed = self.active_ids(owner)
+                if len(seed) >= quota:
+                    raise _over(quota)
+            elif len(backtest_quota.running_ids(counter)) >= quota:
+                if not self._free_lost_places(owner, backtest_quota.running_ids(counter)):
+                    raise _over(quota)
+                continue
+            take = backtest_quota.take_op(self.table, owner, backtest_id, quota=quota, seed=seed)
+            try:
+                self.db.transact_write_items(TransactItems=[take, *puts])
+                return
+            except ClientError as exc:
+                reasons = [*backtest_quota.cancellation_reasons(exc), "", ""]
+                if not backtest_quota.cancellation_reasons(exc):
+                    raise map_error(exc, what="create backtest") from exc
+                if reasons[1] == "ConditionalCheckFailed":
+                    raise Conflict("a backtest with this id exists") from exc
+                if "TransactionConflict" in reasons:
+                    time.sleep(0.02 * (attempt + 1))
+                elif reasons[0] != "ConditionalCheckFailed":
+                    raise map_error(exc, what="create backtest") from exc
+                # the counter changed meanwhile (a racing start or first use): decide again on the fresh one
+            except BotoCoreError as exc:
+                raise map_error(exc, what="create backtest") from exc
+        raise Conflict("the running backtest quota keeps changing; try again")
+
+    def _counter(self, owner: str) -> dict[str, Any] | None:
         try:
-            self.db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item(meta),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self.table, "Item": to_item(ckpt)}},
-                ]
+            answer = self.db.get_item(
+                TableName=self.table, Key=backtest_quota.running_key(owner), ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as exc:
-            raise map_error(exc, what="create backtest") from exc
+            raise map_error(exc, what="read backtest quota") from exc
+        item: dict[str, Any] | None = answer.get("Item")
+        return item
+
+    def _free_lost_places(self, owner: str, counted: set[str]) -> bool:
+        """Take back the places of counted backtests that no longer run (their partition was removed, or an
+        end did not reach the counter); True when one was freed. Safe against racing ends: a backtest that
+        left the running statuses never returns to them, and its id was put with its META item."""
+        lost = []
+        for backtest_id in sorted(counted):
+            record = self.find(backtest_id)
+            if record is None or record.get("status") not in ACTIVE_STATUSES:
+                lost.append(backtest_id)
+        if lost:
+            self._release(owner, lost)
+        return bool(lost)
+
+    def _release(self, owner: str, backtest_ids: Sequence[str]) -> None:
+        try:
+            self.db.update_item(**backtest_quota.release_op(self.table, owner, backtest_ids)["Update"])
+        except (ClientError, BotoCoreError) as exc:
+            raise map_error(exc, what="free backtest quota") from exc
+
+    def end(self, backtest_id: str, *, owner: str, values: Mapping[str, Any]) -> bool:
+        """Move a queued or running backtest to a final status (`values` carries it) and give its place in the
+        owner's running quota back, in one transaction. False when it was not queued or running any more
+        (another path ended it first: the place was given back then, exactly once)."""
+        update, condition, expr = self._update_parts(values, only_if_status=ACTIVE_STATUSES)
+        status_change = {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": _s(_pk(backtest_id)), "sk": _s("META")},
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                **expr.kwargs(),
+            }
+        }
+        release = backtest_quota.release_op(self.table, owner, [backtest_id])
+        for attempt in range(backtest_quota.ATTEMPTS):
+            try:
+                self.db.transact_write_items(TransactItems=[status_change, release])
+                return True
+            except ClientError as exc:
+                reasons = backtest_quota.cancellation_reasons(exc)
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False
+                if "TransactionConflict" not in reasons:
+                    raise map_error(exc, what="end backtest") from exc
+                time.sleep(0.02 * (attempt + 1))
+            except BotoCoreError as exc:
+                raise map_error(exc, what="end backtest") from exc
+        raise StorageError("end backtest: the quota counter stayed busy, try again")
 
     def find(self, backtest_id: str) -> dict[str, Any] | None:
         try:
@@ -113,14 +204,7 @@ class BacktestRepository:
     ) -> bool:
         """SET these attributes (None: REMOVE); with `only_if_status`, only while the status is one of
         them (False if not)."""
-        expr = Expr()
-        sets = ", ".join(f"{expr.name(k)} = {expr.value(v)}" for k, v in values.items() if v is not None)
-        removes = [expr.name(k) for k, v in values.items() if v is None]
-        update = f"SET {sets}" + (f" REMOVE {', '.join(removes)}" if removes else "")
-        condition = "attribute_exists(pk)"
-        if only_if_status:
-            options = ", ".join(expr.value(s) for s in only_if_status)
-            condition += f" AND {expr.name('status')} IN ({options})"
+        update, condition, expr = self._update_parts(values, only_if_status=only_if_status)
         try:
             self.db.update_item(
                 TableName=self.table,
@@ -138,8 +222,22 @@ class BacktestRepository:
             raise map_error(exc, what="update backtest") from exc
         return True
 
-    def active_count(self, owner: str) -> int:
-        """Queued or running backtests of one user (the `by_owner` index, filtered on status)."""
+    @staticmethod
+    def _update_parts(
+        values: Mapping[str, Any], *, only_if_status: Sequence[str] | None
+    ) -> tuple[str, str, Expr]:
+        expr = Expr()
+        sets = ", ".join(f"{expr.name(k)} = {expr.value(v)}" for k, v in values.items() if v is not None)
+        removes = [expr.name(k) for k, v in values.items() if v is None]
+        update = f"SET {sets}" + (f" REMOVE {', '.join(removes)}" if removes else "")
+        condition = "attribute_exists(pk)"
+        if only_if_status:
+            options = ", ".join(expr.value(s) for s in only_if_status)
+            condition += f" AND {expr.name('status')} IN ({options})"
+        return update, condition, expr
+
+    def active_ids(self, owner: str) -> list[str]:
+        """Queued or running backtests of one user, from the `by_owner` index (a counter's first use)."""
         expr = Expr()
         options = ", ".join(expr.value(s) for s in ACTIVE_STATUSES)
         params = {
@@ -147,19 +245,12 @@ class BacktestRepository:
             "IndexName": "by_owner",
             "KeyConditionExpression": f"{expr.name('owner')} = {expr.value(owner)}",
             "FilterExpression": f"{expr.name('status')} IN ({options})",
-            "Select": "COUNT",
             **expr.kwargs(),
         }
-        total = 0
-        try:
-            while True:
-                answer = self.db.query(**params)
-                total += int(answer.get("Count", 0))
-                if not answer.get("LastEvaluatedKey"):
-                    return total
-                params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-        except (ClientError, BotoCoreError) as exc:
-            raise map_error(exc, what="count backtests") from exc
+        return [
+            str(from_item(i)["pk"]).removeprefix("B#")
+            for i in query_all(self.db, params, what="list running backtests")
+        ]
 
     def list_for_strategy(
         self, strategy_id: str, *, owner: str, limit: int, next_token: str | None
@@ -207,11 +298,21 @@ class BacktestRepository:
 
     def delete_for_strategy(self, strategy_id: str) -> int:
         """Every backtest of a strategy (its deletion takes them along; a running one's next chunk finds
-        nothing and stops)."""
-        ids = self.ids_for_strategy(strategy_id)
-        for backtest_id in ids:
+        nothing and stops, and its place in the owner's running quota is given back)."""
+        expr = Expr()
+        params = {
+            "TableName": self.table,
+            "IndexName": "by_strategy",
+            "KeyConditionExpression": f"{expr.name('strategy_id')} = {expr.value(strategy_id)}",
+            **expr.kwargs(),
+        }
+        records = [from_item(i) for i in query_all(self.db, params, what="list backtests")]
+        for record in records:
+            backtest_id = str(record["pk"]).removeprefix("B#")
             self.delete(backtest_id)
-        return len(ids)
+            if record.get("status") in ACTIVE_STATUSES:
+                self._release(str(record["owner"]), [backtest_id])
+        return len(records)
 
     # -- the checkpoint and the chunks
 
@@ -412,14 +513,28 @@ def _encode(points: Sequence[PricePoint]) -> bytes:
     return zlib.compress("\n".join(f"{p.t},{p.p}" for p in points).encode(), 6)
 
 
+_new_point = object.__new__
+_set_t: Callable[[object, int], None] = getattr(PricePoint, "t").__set__  # noqa: B009 - the slot descriptor
+_set_p: Callable[[object, Decimal], None] = getattr(PricePoint, "p").__set__  # noqa: B009
+
+
 def _decode(blob: bytes) -> list[PricePoint]:
+    """The points of `_encode`; equal prices share one Decimal, and each point is built through its slot
+    setters (a cached backtest reads hundreds of thousands: the frozen dataclass __init__ was most of it)."""
     text = zlib.decompress(blob).decode()
     if not text:
         return []
+    prices: dict[str, Decimal] = {}
     points = []
     for line in text.split("\n"):
-        t, p = line.split(",")
-        points.append(PricePoint(int(t), Decimal(p)))
+        t, _, p = line.partition(",")
+        price = prices.get(p)
+        if price is None:
+            price = prices[p] = Decimal(p)
+        point = _new_point(PricePoint)
+        _set_t(point, int(t))
+        _set_p(point, price)
+        points.append(point)
     return points
 
 
