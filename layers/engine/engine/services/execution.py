@@ -569,15 +569,13 @@ def execute(
             decided = _crashed(account)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
-        if strategy.account_guard is not None and commit.account_after is not None:
-            state = decided.guard.state if decided.guard is not None else None
-            commit.exposure = risk.exposure_items(
-                strategy.created_by,
-                account_before,
-                commit.account_after,
-                limits=state.limits if state is not None else None,
-                risk=engine.risk,
-            )
+        commit.exposure = risk.commit_exposure(
+            strategy,
+            account_before,
+            commit.account_after,
+            state=decided.guard.state if decided.guard is not None else None,
+            risk=engine.risk,
+        )
         try:
             result = _commit(engine, commit, deadline)
         except AccountConflict:

@@ -235,6 +235,25 @@ def exposure_items(
     return items
 
 
+def commit_exposure(
+    strategy: Strategy | None,
+    before: Account | None,
+    after: Account | None,
+    *,
+    state: GuardState | None,
+    risk: RiskRepository,
+) -> list[dict[str, Any]]:
+    """The counter Updates a commit that writes `after` over `before` carries: the one way exposure is taken
+    and released, by runs (entries, sells, the settlements they make first) and by the tick's settlement
+    pass alike. Inside the commit's transaction, whose trade ids and account version make a retried or
+    repeated commit apply nothing, so a release happens exactly once. None for a strategy outside the
+    shared limits (not guarded, or gone) or a commit that writes no account."""
+    if strategy is None or strategy.account_guard is None or after is None:
+        return []
+    limits = state.limits if state is not None else None
+    return exposure_items(strategy.created_by, before, after, limits=limits, risk=risk)
+
+
 # -- the kill switch ---------------------------------------------------------------------------------------
 
 
@@ -342,6 +361,7 @@ def kill_switch_on(owner: str, *, risk: RiskRepository) -> KillSwitch | None:
 __all__ = [
     "KILL_PAUSE_REASON",
     "Guarded",
+    "commit_exposure",
     "engage_kill_switch",
     "exposure_items",
     "get_settings",
