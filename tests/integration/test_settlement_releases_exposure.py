@@ -1,5 +1,6 @@
 """Settlements release the shared exposure counters (issue 14), as sells do: the tick's settlement pass
-commits a resolved position's SETTLE trade and the counters' release in one transaction, exactly once."""
+commits a resolved position's SETTLE trade and the counters' release in one transaction, exactly once. A
+deleted strategy's open positions leave them with its account."""
 
 from __future__ import annotations
 
@@ -120,3 +121,17 @@ def test_a_settlement_commit_retried_after_its_answer_was_lost_releases_the_expo
         risk = RiskRepository()
         assert risk.exposure(OWNER)[TOTAL_SK] == 0
         assert risk.exposure(OWNER)[MARKET_PREFIX + market] == 0
+
+
+def test_deleting_a_guarded_strategy_with_open_positions_releases_their_exposure() -> None:
+    with handler_stack() as stack:
+        # Given a paused guarded strategy holding a position that took most of the total cap
+        first, _, _ = enter_then_resolve(stack)
+        api = Api(stack.aws, api_app.lambda_handler, user=OWNER, other="someone-else")
+
+        # When its owner deletes it (its position was neither sold nor settled)
+        assert api("DELETE", f"/strategies/{first}").status == 204
+
+        # Then its account went, and with it the exposure it held: the cap is free again
+        assert AccountRepository().get(first) is None
+        assert open_exposure(RiskRepository()) == {}

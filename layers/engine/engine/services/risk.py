@@ -44,6 +44,10 @@ class MarketLookup(Protocol):
     def market(self, market_id: str) -> Market | None: ...
 
 
+class AccountReader(Protocol):
+    def get(self, strategy_id: str) -> Account | None: ...
+
+
 def local_day(now: datetime, timezone: str) -> str:
     """The day `now` falls on in the limits' timezone (the daily loss stop's boundary)."""
     return to_utc(now).astimezone(ZoneInfo(timezone)).date().isoformat()
@@ -254,6 +258,33 @@ def commit_exposure(
     return exposure_items(strategy.created_by, before, after, limits=limits, risk=risk)
 
 
+def release_deleted(
+    strategy: Strategy, *, accounts: AccountReader, risk: RiskRepository, attempts: int = 5
+) -> None:
+    """A guarded strategy deleted with open positions: its account goes with the release of their exposure,
+    in one transaction conditioned on the account version read, so the release happens once (a retry finds
+    no account). Nothing to read for an unguarded strategy. Best effort: the strategy is gone already and
+    its data goes anyway; what could not be released stays counted until limits are set again."""
+    if strategy.account_guard is None:
+        return
+    try:
+        for _ in range(attempts):
+            account = accounts.get(strategy.strategy_id)
+            if account is None or not account.positions:
+                return
+            emptied = account.model_copy(update={"positions": {}})
+            items = exposure_items(strategy.created_by, account, emptied, limits=None, risk=risk)
+            if risk.drop_account(strategy.strategy_id, version=account.version, exposure=items):
+                return
+    except StorageError as exc:
+        logger.warning(
+            "exposure of a deleted strategy not released",
+            extra={"strategy_id": strategy.strategy_id, "error": exc.message},
+        )
+        return
+    logger.warning("exposure of a deleted strategy not released: its account kept changing")
+
+
 # -- the kill switch ---------------------------------------------------------------------------------------
 
 
@@ -369,5 +400,6 @@ __all__ = [
     "kill_switch_on",
     "local_day",
     "put_limits",
+    "release_deleted",
     "release_kill_switch",
 ]

@@ -29,6 +29,7 @@ DAY_PREFIX = "DAY#"
 TWR_SK = "TWR"  # the owner's time-weighted index and its peak, for max_drawdown_pct
 GUARD_ATTRIBUTE = "account_guard"
 BATCH_GET_MAX = 100
+ACCOUNT_SK = "ACCOUNT"  # engine.storage.portfolios' account item, in the same table
 
 
 def risk_key(owner: str) -> str:
@@ -250,6 +251,26 @@ class RiskRepository:
             )
         item.update(expr.kwargs())
         return {"Update": item}
+
+    def drop_account(self, strategy_id: str, *, version: int, exposure: list[dict[str, Any]]) -> bool:
+        """Delete a deleted strategy's account (at the version read) and release its positions' exposure in
+        one transaction; False when the account changed meanwhile (read it again)."""
+        expr = Expr()
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"strategy_id": {"S": strategy_id}, "sk": {"S": ACCOUNT_SK}},
+                "ConditionExpression": f"{expr.name('version')} = {expr.value(version)}",
+                **expr.kwargs(),
+            }
+        }
+        try:
+            self.db.transact_write_items(TransactItems=[delete, *exposure])
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return False
+            raise map_error(exc, what="release a deleted strategy's exposure") from exc
+        return True
 
     def add_day_pnl(self, owner: str, day: str, delta: Decimal) -> None:
         expr = Expr()
