@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict
 from engine.clock import utc_now
 from engine.models.risk import KillMode, KillSwitch, RiskLimits, RiskSettings
 from engine.services import kill_switch, risk, strategies
-from engine.storage.account_view import AccountViewRepository
 from engine.storage.risk import RiskRepository
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
@@ -54,9 +53,7 @@ class ReleasedOut(BaseModel):
 )
 def put_risk_limits(body: RiskLimitsIn) -> RiskSettingsOut:
     limits = RiskLimits.model_validate(body.model_dump())
-    settings = risk.put_limits(
-        caller(), limits, now=utc_now(), risk=RiskRepository(), views=AccountViewRepository()
-    )
+    settings = risk.put_limits(caller(), limits, now=utc_now(), risk=RiskRepository())
     return RiskSettingsOut.model_validate(settings.model_dump())
 
 

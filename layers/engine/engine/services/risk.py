@@ -27,7 +27,6 @@ from engine.models.risk import KillMode, KillSwitch, RiskLimits, RiskSettings
 from engine.models.strategy import Strategy
 from engine.models.trading import Account, Order
 from engine.money import ZERO, usd
-from engine.storage.account_view import AccountViewRepository
 from engine.storage.risk import (
     EVENT_PREFIX,
     MARKET_PREFIX,
@@ -61,23 +60,18 @@ def get_settings(owner: str, *, risk: RiskRepository) -> RiskSettings:
     return RiskSettings(limits=limits or RiskLimits(), updated_at=updated_at, kill_switch=kill)
 
 
-def put_limits(
-    owner: str, limits: RiskLimits, *, now: datetime, risk: RiskRepository, views: AccountViewRepository
-) -> RiskSettings:
-    """Store the limits, start the exposure counters from the account view's exposures, and mark every
-    strategy of the owner guarded (or unguarded when no limit is set and the kill switch is off)."""
+def put_limits(owner: str, limits: RiskLimits, *, now: datetime, risk: RiskRepository) -> RiskSettings:
+    """Store the limits, mark every strategy of the owner guarded (or unguarded when no limit is set and the
+    kill switch is off), then recount the exposure counters from their accounts. Marking first means every
+    commit from then on moves the counters (an unguarded run in flight decides again: GuardSet), and the
+    recount, conditioned on each counter's version, loses none of them."""
     _, kill, _ = risk.get_settings(owner)
     risk.put_limits(owner, limits, now=now)
-    by_market: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    by_event: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for summary in views.summaries(owner):
-        for market, value in summary.exposure_by_market.items():
-            by_market[market] += value
-        for event, value in summary.exposure_by_event.items():
-            by_event[event] += value
-    risk.reset_exposure(owner, by_market=by_market, by_event=by_event)
     guarded = limits.any_set or kill is not None
-    risk.set_guard(risk.owner_strategy_ids(owner), limits.timezone if guarded else None)
+    strategy_ids = risk.owner_strategy_ids(owner)
+    risk.set_guard(strategy_ids, limits.timezone if guarded else None)
+    if guarded:
+        risk.recount_exposure(owner, strategy_ids)
     return RiskSettings(limits=limits, updated_at=now, kill_switch=kill)
 
 
