@@ -9,7 +9,6 @@ from engine.clock import utc_now
 from engine.models.base import Model
 from engine.models.risk import KillMode, KillSwitch, RiskLimits, RiskSettings
 from engine.services import kill_switch, risk, strategies
-from engine.storage.account_view import AccountViewRepository
 from engine.storage.risk import RiskRepository
 
 try:  # imported as a package: tests, the local stack, the OpenAPI printer
@@ -55,9 +54,7 @@ class ReleasedOut(Model):
 )
 def put_risk_limits(body: RiskLimitsIn) -> RiskSettingsOut:
     limits = RiskLimits.model_validate(body.model_dump())
-    settings = risk.put_limits(
-        caller(), limits, now=utc_now(), risk=RiskRepository(), views=AccountViewRepository()
-    )
+    settings = risk.put_limits(caller(), limits, now=utc_now(), risk=RiskRepository())
     return RiskSettingsOut.model_validate(settings.model_dump())
 
 

@@ -80,3 +80,47 @@ def test_metrics_cover_every_closed_position_not_only_the_recent_ones() -> None:
         Decimal("0.000001")
     )
     assert perf.resolved_positions_count == 500
+
+
+def _without_sqn_sum(stored: dict[str, object]) -> dict[str, object]:
+    """The item as a state written before the ledger kept SQN's running sum of squares."""
+    old = dict(stored)
+    stats = dict(old["closed_stats"])  # type: ignore[call-overload]
+    del stats["pnl_squares_usd"]
+    old["closed_stats"] = stats
+    return old
+
+
+def test_a_state_stored_before_the_sqn_sum_reads_with_every_other_metric_and_a_null_sqn() -> None:
+    # Given a state of 500 round trips (only the last 50 kept in full) stored without the sum of squares
+    state = replay(Decimal(100_000), _ledger())
+    old = _without_sqn_sum(state_to_item(state))
+
+    # When it is read back and measured
+    restored = state_from_item(old)
+    perf = compute_performance(restored, [], bankroll=Decimal(100_000), open_positions=[])
+    exact = compute_performance(state, [], bankroll=Decimal(100_000), open_positions=[])
+
+    # Then SQN is unknown (the 450 positions no longer kept cannot give their spread), the rest is exact
+    assert restored.closed_stats.pnl_squares_usd is None
+    assert perf.sqn is None and exact.sqn is not None
+    assert perf.model_dump(exclude={"sqn"}) == exact.model_dump(exclude={"sqn"})
+    # and later closed positions neither fail nor make up a spread
+    restored.closed_stats.add(state.closed[-1])
+    assert restored.closed_stats.pnl_squares_usd is None
+
+
+def test_a_state_stored_before_the_sqn_sum_that_kept_every_closed_position_rebuilds_it() -> None:
+    # Given a state of 30 round trips, all still kept in full, stored without the sum of squares
+    state = replay(Decimal(100_000), _ledger()[:60])
+    old = _without_sqn_sum(state_to_item(state))
+
+    # When it is read back
+    restored = state_from_item(old)
+
+    # Then the sum is rebuilt from them and SQN is the one the complete state gives
+    assert restored.closed_stats == state.closed_stats
+    bankroll = Decimal(100_000)
+    assert compute_performance(restored, [], bankroll=bankroll, open_positions=[]).sqn == (
+        compute_performance(state, [], bankroll=bankroll, open_positions=[]).sqn
+    )

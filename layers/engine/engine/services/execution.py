@@ -44,7 +44,7 @@ from engine.models.alerts import Alert
 from engine.models.execution import ExecutionLog, NodeTrace, RunStatus, execution_id_for
 from engine.models.history import SYSTEM_ACTOR, EventType, StrategyEvent, event_id_for
 from engine.models.strategy import ALLOWED, Action, Strategy, StrategyStatus, allowed_actions
-from engine.models.trading import Account, Trade
+from engine.models.trading import Account, Side, Trade
 from engine.nodes.base import RunContext
 from engine.services import risk
 from engine.services.alerts import AlertPorts, send_alerts
@@ -59,6 +59,7 @@ from engine.storage.runs import (
     CommitResult,
     CommitTooLarge,
     Completion,
+    GuardSet,
     ManualStats,
     RunCommit,
     RunRepository,
@@ -569,20 +570,25 @@ def execute(
             decided = _crashed(account)
         ms = int((time.monotonic() - started) * 1000)
         commit = _commit_for(strategy, slot, decided, account_before, now=now, ms=ms, claim_token=claim_token)
-        if strategy.account_guard is not None and commit.account_after is not None:
-            state = decided.guard.state if decided.guard is not None else None
-            commit.exposure = risk.exposure_items(
-                strategy.created_by,
-                account_before,
-                commit.account_after,
-                limits=state.limits if state is not None else None,
-                risk=engine.risk,
-            )
+        commit.exposure = risk.commit_exposure(
+            strategy,
+            account_before,
+            commit.account_after,
+            state=decided.guard.state if decided.guard is not None else None,
+            risk=engine.risk,
+        )
+        commit.unguarded_entries = strategy.account_guard is None and any(
+            t.side is Side.BUY for t in commit.trades
+        )
         try:
             result = _commit(engine, commit, deadline)
-        except AccountConflict:
+        except AccountConflict as exc:
             if attempt == 1:
                 return _commit_failed(strategy, slot, commit, claim_token, "the account kept changing")
+            if isinstance(exc, GuardSet):
+                # limits were set (or the kill switch turned on) after the run read its strategy: its
+                # entries are decided again under them, as if it had read the mark
+                strategy = strategy.model_copy(update={"account_guard": exc.guard})
             # a manual run (or a settlement) wrote first: decide again once on the account as it is now
             account_before = with_retries(lambda: engine.accounts.get(sid), deadline=deadline)
             alert_state = _read_alert_state(engine, strategy, deadline)

@@ -24,7 +24,7 @@ from engine.ledger import (
     apply_trade,
 )
 from engine.models.trading import Holding, Trade
-from engine.money import to_decimal
+from engine.money import ZERO, to_decimal
 
 
 def copy_state(state: LedgerState) -> LedgerState:
@@ -130,8 +130,13 @@ def _stats_from_item(item: Mapping[str, Any] | None, closed: list[ClosedPosition
         for record in closed:
             stats.add(record)
         return stats
+    count = int(item["count"])
+    squares = _optional_decimal(item.get("pnl_squares_usd"))
+    if squares is None and len(closed) == count:
+        # stored before SQN's sum was kept, but every closed position is still here: rebuild it from them
+        squares = sum((c.pnl_usd * c.pnl_usd for c in closed), ZERO)
     return ClosedStats(
-        count=int(item["count"]),
+        count=count,
         winners=int(item["winners"]),
         losers=int(item["losers"]),
         gross_profit_usd=to_decimal(item["gross_profit_usd"]),
@@ -142,7 +147,7 @@ def _stats_from_item(item: Mapping[str, Any] | None, closed: list[ClosedPosition
         worst=None if item.get("worst") is None else _closed_from_item(item["worst"]),
         brier_sum=to_decimal(item["brier_sum"]),
         brier_count=int(item["brier_count"]),
-        pnl_squares_usd=_optional_decimal(item.get("pnl_squares_usd")),
+        pnl_squares_usd=squares,
     )
 
 

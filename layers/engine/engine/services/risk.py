@@ -27,7 +27,6 @@ from engine.models.risk import KillMode, KillSwitch, RiskLimits, RiskSettings
 from engine.models.strategy import Strategy
 from engine.models.trading import Account, Order
 from engine.money import ZERO, usd
-from engine.storage.account_view import AccountViewRepository
 from engine.storage.risk import (
     EVENT_PREFIX,
     MARKET_PREFIX,
@@ -44,6 +43,10 @@ class MarketLookup(Protocol):
     def market(self, market_id: str) -> Market | None: ...
 
 
+class AccountReader(Protocol):
+    def get(self, strategy_id: str) -> Account | None: ...
+
+
 def local_day(now: datetime, timezone: str) -> str:
     """The day `now` falls on in the limits' timezone (the daily loss stop's boundary)."""
     return to_utc(now).astimezone(ZoneInfo(timezone)).date().isoformat()
@@ -57,23 +60,18 @@ def get_settings(owner: str, *, risk: RiskRepository) -> RiskSettings:
     return RiskSettings(limits=limits or RiskLimits(), updated_at=updated_at, kill_switch=kill)
 
 
-def put_limits(
-    owner: str, limits: RiskLimits, *, now: datetime, risk: RiskRepository, views: AccountViewRepository
-) -> RiskSettings:
-    """Store the limits, start the exposure counters from the account view's exposures, and mark every
-    strategy of the owner guarded (or unguarded when no limit is set and the kill switch is off)."""
+def put_limits(owner: str, limits: RiskLimits, *, now: datetime, risk: RiskRepository) -> RiskSettings:
+    """Store the limits, mark every strategy of the owner guarded (or unguarded when no limit is set and the
+    kill switch is off), then recount the exposure counters from their accounts. Marking first means every
+    commit from then on moves the counters (an unguarded run in flight decides again: GuardSet), and the
+    recount, conditioned on each counter's version, loses none of them."""
     _, kill, _ = risk.get_settings(owner)
     risk.put_limits(owner, limits, now=now)
-    by_market: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    by_event: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for summary in views.summaries(owner):
-        for market, value in summary.exposure_by_market.items():
-            by_market[market] += value
-        for event, value in summary.exposure_by_event.items():
-            by_event[event] += value
-    risk.reset_exposure(owner, by_market=by_market, by_event=by_event)
     guarded = limits.any_set or kill is not None
-    risk.set_guard(risk.owner_strategy_ids(owner), limits.timezone if guarded else None)
+    strategy_ids = risk.owner_strategy_ids(owner)
+    risk.set_guard(strategy_ids, limits.timezone if guarded else None)
+    if guarded:
+        risk.recount_exposure(owner, strategy_ids)
     return RiskSettings(limits=limits, updated_at=now, kill_switch=kill)
 
 
@@ -235,6 +233,52 @@ def exposure_items(
     return items
 
 
+def commit_exposure(
+    strategy: Strategy | None,
+    before: Account | None,
+    after: Account | None,
+    *,
+    state: GuardState | None,
+    risk: RiskRepository,
+) -> list[dict[str, Any]]:
+    """The counter Updates a commit that writes `after` over `before` carries: the one way exposure is taken
+    and released, by runs (entries, sells, the settlements they make first) and by the tick's settlement
+    pass alike. Inside the commit's transaction, whose trade ids and account version make a retried or
+    repeated commit apply nothing, so a release happens exactly once. None for a strategy outside the
+    shared limits (not guarded, or gone) or a commit that writes no account."""
+    if strategy is None or strategy.account_guard is None or after is None:
+        return []
+    limits = state.limits if state is not None else None
+    return exposure_items(strategy.created_by, before, after, limits=limits, risk=risk)
+
+
+def release_deleted(
+    strategy: Strategy, *, accounts: AccountReader, risk: RiskRepository, attempts: int = 5
+) -> None:
+    """A guarded strategy deleted with open positions: its account goes with the release of their exposure,
+    in one transaction conditioned on the account version read, so the release happens once (a retry finds
+    no account). Nothing to read for an unguarded strategy. Best effort: the strategy is gone already and
+    its data goes anyway; what could not be released stays counted until limits are set again."""
+    if strategy.account_guard is None:
+        return
+    try:
+        for _ in range(attempts):
+            account = accounts.get(strategy.strategy_id)
+            if account is None or not account.positions:
+                return
+            emptied = account.model_copy(update={"positions": {}})
+            items = exposure_items(strategy.created_by, account, emptied, limits=None, risk=risk)
+            if risk.drop_account(strategy.strategy_id, version=account.version, exposure=items):
+                return
+    except StorageError as exc:
+        logger.warning(
+            "exposure of a deleted strategy not released",
+            extra={"strategy_id": strategy.strategy_id, "error": exc.message},
+        )
+        return
+    logger.warning("exposure of a deleted strategy not released: its account kept changing")
+
+
 # -- the kill switch ---------------------------------------------------------------------------------------
 
 
@@ -342,6 +386,7 @@ def kill_switch_on(owner: str, *, risk: RiskRepository) -> KillSwitch | None:
 __all__ = [
     "KILL_PAUSE_REASON",
     "Guarded",
+    "commit_exposure",
     "engage_kill_switch",
     "exposure_items",
     "get_settings",
@@ -349,5 +394,6 @@ __all__ = [
     "kill_switch_on",
     "local_day",
     "put_limits",
+    "release_deleted",
     "release_kill_switch",
 ]

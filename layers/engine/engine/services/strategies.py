@@ -346,6 +346,8 @@ def delete_strategy(strategy_id: str, *, owner: str, stores: Stores, now: dateti
     stores.strategies.delete(strategy_id, owner=owner, allowed_status=statuses_allowing(Action.DELETE))
     if now is not None:
         AccountViewRepository(stores.portfolios.clients).record_deletion(owner, strategy_id, at=now)
+    # its open positions leave the owner's shared exposure counters with the account (issue 14)
+    risk.release_deleted(current, accounts=stores.accounts, risk=RiskRepository(stores.strategies.clients))
     # the strategy item is gone first, so nothing schedules or shows it while its data is being removed
     stores.strategies.purge_strategy_data(strategy_id)
     # its backtests go with it (DESIGN 9)

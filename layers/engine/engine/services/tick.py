@@ -33,6 +33,7 @@ from engine.market.types import Market, MarketDataProvider
 from engine.models.execution import RunStatus
 from engine.models.strategy import Strategy
 from engine.models.trading import Account
+from engine.services import risk
 from engine.services.execution import Engine, RunMarkets, RunOutcome, RunSlot, execute, with_retries
 from engine.services.notifications import AUTO_PAUSED_EVENT, Publisher, notify_auto_paused
 from engine.settings import Settings
@@ -279,7 +280,10 @@ def settle_due(
     """Settle resolved holdings of every account the `settle_due` index lists (running or not).
 
     Returns (accounts checked, SETTLE trades written). A settlement-only commit is guarded by the account
-    version alone; a conflict means a run wrote first (and settled itself): the next tick looks again.
+    version alone; a conflict means a run wrote first (and settled itself): the next tick looks again. Under
+    shared limits it releases the exposure counters in the same transaction, as a run's sells do (only
+    decreases, so no cap condition can fail it); the strategy is read for its owner and guard mark only
+    when something settles.
     """
     ids = with_retries(lambda: engine.accounts.query_settle_due(now=now, limit=limit), deadline=deadline)
     if not ids:
@@ -308,6 +312,11 @@ def settle_due(
                 deployment_id=account.deployment_id,
             )
             try:
+                # the shared limits' counters are released in the same transaction, as a run's sells are
+                strategy = with_retries(lambda s=sid: engine.strategies.find(s), deadline=deadline)  # type: ignore[misc]
+                commit.exposure = risk.commit_exposure(
+                    strategy, account, result.account, state=None, risk=engine.risk
+                )
                 with_retries(lambda c=commit: engine.runs.commit_run(c), deadline=deadline)  # type: ignore[misc]
             except (AccountConflict, ClaimLost, StorageError) as exc:
                 logger.info("settlement deferred", extra={"strategy_id": sid, "error": exc.message})

@@ -5,7 +5,7 @@ switch carry `account_guard` (the limits' timezone), so a run of anyone else rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +18,7 @@ from engine.errors import StorageError
 from engine.models.risk import KillSwitch, RiskLimits
 from engine.money import ZERO, to_decimal
 from engine.storage.dynamo import StorageClients, error_code, from_item, get_clients, map_error, to_item
+from engine.storage.portfolios import ACCOUNT_SK, account_from_item
 from engine.storage.query import Expr, batch_write, query_all
 
 RISK_PREFIX = "RISK#"
@@ -199,6 +200,97 @@ class RiskRepository:
         ] + [{"DeleteRequest": {"Key": self._key(owner, sk)}} for sk in sorted(old - set(wanted))]
         batch_write(self.db, self.table, requests, what="reset exposure")
 
+    def recount_exposure(self, owner: str, strategy_ids: Sequence[str], *, attempts: int = 5) -> None:
+        """Set the counters to the cost basis the accounts of `strategy_ids` hold now (strongly consistent
+        reads). A counter is written only if no commit moved it since it was read (its version); else it is
+        counted again, so a run committing meanwhile is neither lost nor counted twice."""
+        for _ in range(attempts):
+            seen = self._counters(owner)
+            truth = self._open_cost(strategy_ids)
+            stale = [
+                sk
+                for sk in sorted(set(seen) | set(truth))
+                if truth.get(sk, ZERO) != (seen[sk][0] if sk in seen else ZERO)
+            ]
+            written = [self._set_counter(owner, sk, truth.get(sk, ZERO), seen.get(sk)) for sk in stale]
+            if all(written):
+                return
+        raise StorageError("the exposure kept changing while it was counted; try again")
+
+    def _counters(self, owner: str) -> dict[str, tuple[Decimal, int | None]]:
+        expr = Expr()
+        params = {
+            "TableName": self.table,
+            "KeyConditionExpression": (
+                f"{expr.name('strategy_id')} = {expr.value(risk_key(owner))} "
+                f"AND begins_with({expr.name('sk')}, {expr.value('EXP#')})"
+            ),
+            "ConsistentRead": True,
+            **expr.kwargs(),
+        }
+        counters: dict[str, tuple[Decimal, int | None]] = {}
+        for item in query_all(self.db, params, what="read exposure"):
+            values = from_item(item)
+            version = values.get("version")
+            counters[str(values["sk"])] = (
+                to_decimal(values.get("exposure_usd", 0)),
+                None if version is None else int(version),
+            )
+        return counters
+
+    def _open_cost(self, strategy_ids: Sequence[str]) -> dict[str, Decimal]:
+        """The cost basis of open positions in the accounts, by counter sort key (the total always)."""
+        cost: dict[str, Decimal] = {TOTAL_SK: ZERO}
+        ids = list(dict.fromkeys(strategy_ids))
+        for start in range(0, len(ids), BATCH_GET_MAX):
+            pending: list[dict[str, Any]] = [
+                {"strategy_id": {"S": sid}, "sk": {"S": ACCOUNT_SK}}
+                for sid in ids[start : start + BATCH_GET_MAX]
+            ]
+            while pending:
+                try:
+                    response = self.db.batch_get_item(
+                        RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
+                    )
+                except ClientError as exc:
+                    raise map_error(exc, what="read accounts") from exc
+                for item in response.get("Responses", {}).get(self.table, []):
+                    for holding in account_from_item(item).positions.values():
+                        cost[TOTAL_SK] += holding.cost_usd
+                        market = MARKET_PREFIX + holding.market_id
+                        cost[market] = cost.get(market, ZERO) + holding.cost_usd
+                        if holding.event_id:
+                            event = EVENT_PREFIX + holding.event_id
+                            cost[event] = cost.get(event, ZERO) + holding.cost_usd
+                pending = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        return cost
+
+    def _set_counter(
+        self, owner: str, sk: str, value: Decimal, seen: tuple[Decimal, int | None] | None
+    ) -> bool:
+        expr = Expr()
+        version = seen[1] if seen is not None else None
+        condition = (
+            f"attribute_not_exists({expr.name('version')})"
+            if version is None
+            else f"{expr.name('version')} = {expr.value(version)}"
+        )
+        item = {
+            "strategy_id": risk_key(owner),
+            "sk": sk,
+            "exposure_usd": value,
+            "version": (version or 0) + 1,
+        }
+        try:
+            self.db.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression=condition, **expr.kwargs()
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise map_error(exc, what="recount exposure") from exc
+        return True
+
     def read_guard(
         self, owner: str, *, markets: Iterable[str], events: Iterable[str], day: str
     ) -> GuardState:
@@ -241,7 +333,8 @@ class RiskRepository:
         item: dict[str, Any] = {
             "TableName": self.table,
             "Key": self._key(owner, sk),
-            "UpdateExpression": f"ADD {exposure} {expr.value(delta)}",
+            # the version tells a recount that a commit moved the counter since it was read
+            "UpdateExpression": f"ADD {exposure} {expr.value(delta)}, {expr.name('version')} {expr.value(1)}",
         }
         if cap is not None and delta > ZERO:
             item["ConditionExpression"] = (
@@ -250,6 +343,26 @@ class RiskRepository:
             )
         item.update(expr.kwargs())
         return {"Update": item}
+
+    def drop_account(self, strategy_id: str, *, version: int, exposure: list[dict[str, Any]]) -> bool:
+        """Delete a deleted strategy's account (at the version read) and release its positions' exposure in
+        one transaction; False when the account changed meanwhile (read it again)."""
+        expr = Expr()
+        delete = {
+            "Delete": {
+                "TableName": self.table,
+                "Key": {"strategy_id": {"S": strategy_id}, "sk": {"S": ACCOUNT_SK}},
+                "ConditionExpression": f"{expr.name('version')} = {expr.value(version)}",
+                **expr.kwargs(),
+            }
+        }
+        try:
+            self.db.transact_write_items(TransactItems=[delete, *exposure])
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return False
+            raise map_error(exc, what="release a deleted strategy's exposure") from exc
+        return True
 
     def add_day_pnl(self, owner: str, day: str, delta: Decimal) -> None:
         expr = Expr()

@@ -24,6 +24,7 @@ from engine.storage.executions import ExecutionLogRepository
 from engine.storage.history import HistoryRepository
 from engine.storage.portfolios import ACCOUNT_SK, account_item
 from engine.storage.query import Expr
+from engine.storage.risk import GUARD_ATTRIBUTE
 from engine.storage.trades import TradeRepository
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,15 @@ _CONDITION_FAILED = "ConditionalCheckFailed"
 
 class CommitTooLarge(StorageError):
     """A run produced more writes than one DynamoDB transaction holds (100 items)."""
+
+
+class GuardSet(AccountConflict):
+    """The run entered without the shared limits, but its strategy was marked (limits set, kill switch on)
+    after the run read it: decide again under them (`guard`: the mark, the limits' timezone)."""
+
+    def __init__(self, guard: str, *, details: Any = None) -> None:
+        super().__init__("shared limits were set since the run read its strategy", details=details)
+        self.guard = guard
 
 
 @dataclass
@@ -94,6 +104,9 @@ class RunCommit:
     events: list[StrategyEvent] = field(default_factory=list)  # timeline entries (run now, auto-pause)
     # shared-limit exposure counters the run moves (issue 14): transaction Updates, increases conditioned
     exposure: list[dict[str, Any]] = field(default_factory=list)
+    # the run entered without reading shared limits (its strategy was not marked): the commit holds only while
+    # the strategy still is not, so a run that read it just before limits were set decides again (GuardSet)
+    unguarded_entries: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,10 +220,12 @@ class RunRepository:
             items.append(self.history.put_event(event))
             kinds.append("event")
         if commit.completion is not None:
-            items.append(self._completion_update(commit.strategy_id, commit.completion))
+            items.append(
+                self._unguarded(self._completion_update(commit.strategy_id, commit.completion), commit)
+            )
             kinds.append("strategy")
         elif commit.manual is not None:
-            items.append(self._manual_update(commit.strategy_id, commit.manual))
+            items.append(self._unguarded(self._manual_update(commit.strategy_id, commit.manual), commit))
             kinds.append("strategy")
         if len(items) > MAX_TRANSACTION_ITEMS:
             raise CommitTooLarge(
@@ -251,6 +266,20 @@ class RunRepository:
                 **expr.kwargs(),
             }
         }
+
+    @staticmethod
+    def _unguarded(update: dict[str, Any], commit: RunCommit) -> dict[str, Any]:
+        """The strategy's update, also conditioned on its not being marked when the run entered unguarded
+        (no extra request: the condition rides on the update the commit makes anyway)."""
+        if not commit.unguarded_entries:
+            return update
+        body = dict(update["Update"])
+        names = dict(body.get("ExpressionAttributeNames") or {})
+        names["#unguarded"] = GUARD_ATTRIBUTE
+        body["ExpressionAttributeNames"] = names
+        body["ConditionExpression"] = f"({body['ConditionExpression']}) AND attribute_not_exists(#unguarded)"
+        body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        return {"Update": body}
 
     def _completion_update(self, strategy_id: str, done: Completion) -> dict[str, Any]:
         expr = Expr()
@@ -329,6 +358,9 @@ class RunRepository:
             "reasons": dict(zip(kinds, codes, strict=False)) if len(set(kinds)) == len(kinds) else codes
         }
         if "strategy" in failed:
+            guard = _guard_set(exc, kinds, commit)
+            if guard is not None:
+                raise GuardSet(guard, details=details) from exc
             if commit.completion is not None:
                 raise ClaimLost(
                     "the claim on this slot was taken over or completed", details=details
@@ -367,6 +399,20 @@ class RunRepository:
         return True
 
 
+def _guard_set(exc: ClientError, kinds: list[str], commit: RunCommit) -> str | None:
+    """The strategy's new mark when that alone failed an unguarded commit's strategy update: the item as it
+    was still holds the run's claim (or, for a manual run, exists) but is marked now."""
+    if not commit.unguarded_entries:
+        return None
+    reasons = exc.response.get("CancellationReasons") or []
+    old = next((r.get("Item") for k, r in zip(kinds, reasons, strict=False) if k == "strategy"), None)
+    if not old or GUARD_ATTRIBUTE not in old:
+        return None
+    if commit.completion is not None and old.get("claim_token", {}).get("S") != commit.completion.claim_token:
+        return None
+    return str(old[GUARD_ATTRIBUTE].get("S") or "UTC")
+
+
 def commit_run(commit: RunCommit, clients: StorageClients | None = None) -> CommitResult:
     return RunRepository(clients).commit_run(commit)
 
@@ -381,6 +427,7 @@ __all__ = [
     "CommitResult",
     "CommitTooLarge",
     "Completion",
+    "GuardSet",
     "ManualStats",
     "RunCommit",
     "RunRepository",
