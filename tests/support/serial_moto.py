@@ -1,7 +1,11 @@
-"""Run moto's requests one at a time, so a concurrency test proves our conditions, not the scheduler's luck.
+"""Run moto's requests one at a time per service, so a concurrency test proves our conditions, not the
+scheduler's luck.
 
 moto does not make a conditional write atomic against a concurrent request (TOOLING.md): with a lock around
-`BaseResponse.call_action` every request is evaluated alone, as DynamoDB evaluates a condition atomically.
+`BaseResponse.call_action` every DynamoDB request is evaluated alone, as DynamoDB evaluates a condition
+atomically. Each service has its own lock (DynamoDB with its streams; SQS with SNS, which delivers into SQS
+queues inside moto; one for the rest), because AWS's services do not wait for each other: a cron sending
+its overflow to SQS is not queued behind its runs' DynamoDB requests.
 """
 
 from __future__ import annotations
@@ -16,6 +20,16 @@ from moto.core.responses import BaseResponse
 _patch_lock = threading.Lock()
 
 
+def _group(module: str) -> str:
+    """`moto.dynamodb.responses` -> dynamodb; the lock group of a moto response class's service."""
+    service = module.split(".")[1] if module.count(".") >= 1 else module
+    if service.startswith("dynamodb"):  # dynamodb, dynamodbstreams
+        return "dynamodb"
+    if service in ("sqs", "sns"):
+        return "messaging"
+    return "other"
+
+
 @contextmanager
 def serial_moto() -> Iterator[None]:
     """While active, moto handles one request at a time (reentrant: nested use is harmless)."""
@@ -24,10 +38,10 @@ def serial_moto() -> Iterator[None]:
         if getattr(original, "_serialized", False):
             yield
             return
-        request_lock = threading.RLock()
+        locks = {group: threading.RLock() for group in ("dynamodb", "messaging", "other")}
 
         def call_action(self: BaseResponse, *args: Any, **kwargs: Any) -> Any:
-            with request_lock:
+            with locks[_group(type(self).__module__)]:
                 return original(self, *args, **kwargs)
 
         call_action._serialized = True  # type: ignore[attr-defined]
