@@ -1,9 +1,10 @@
 """Scale drill: N strategies (default 10,000) due in the same minute, one cron invocation with a realistic
 budget, the overflow drained through the execution worker, and a check that every slot ran exactly once.
 
-- moto_server (ThreadedMotoServer on 127.0.0.1, in this process) with the tick bench's test-only speedups
-  (requests serialized, transaction rollback kept per item: tests/support/lambda_context.py) and the recorded
-  market server on 127.0.0.1, answering after `--market-latency-ms`.
+- moto_server on 127.0.0.1 in a thread of this process (`--moto-process`: its own process, bench.moto_server)
+  with the tick bench's test-only speedups (requests serialized per service, transaction rollback kept per
+  item, KEYS_ONLY entries from their keys, SQS's retention check without recounting the queue), and the
+  recorded market server on 127.0.0.1, answering after `--market-latency-ms`.
 - Function settings are the template's (run deadline 20 s, safety margin 8 s, 8 concurrent runs); only
   MAX_DUE_PER_TICK is raised to N (its default, 5,000, would leave the rest of a larger set due for the next
   tick, where they run with one skipped slot each).
@@ -160,11 +161,12 @@ def run(
     market_latency_ms: float = 20.0,
     concurrency: int = 8,
     drain_limit_seconds: float = 1800.0,
+    moto_process: bool = False,
 ) -> dict[str, Any]:
     """Seed `strategies` due at one minute, run one cron tick and drain the overflow; the figures."""
     import boto3
 
-    with stack(concurrency) as (endpoint, market):
+    with stack(concurrency, moto_process=moto_process) as (endpoint, market):
         for name in TEMPLATE_SETTINGS:
             os.environ.pop(name, None)
         os.environ["MAX_DUE_PER_TICK"] = str(max(strategies, 5000))
@@ -207,6 +209,7 @@ def run(
         "cron_deferred": tick["deferred"],
         "cron_abandoned": tick["abandoned"],
         "cron_defer_failed": tick["defer_failed"],
+        "cron_left_due": tick["left_due"],
         "cron_errors": tick.get("errors", 0),
         **drained,
         "invocations": invocations,
@@ -234,17 +237,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cron-budget", type=float, default=CRON_BUDGET_SECONDS, help="seconds left (55)")
     parser.add_argument("--market-latency-ms", type=float, default=20.0, help="per market answer (20)")
     parser.add_argument("--concurrency", type=int, default=8, help="RUN_CONCURRENCY (template: 8)")
+    parser.add_argument(
+        "--moto-process",
+        action="store_true",
+        help="moto in its own process (bench.moto_server) instead of a thread of this one",
+    )
     args = parser.parse_args(argv)
     f = run(
         args.strategies,
         cron_budget_seconds=args.cron_budget,
         market_latency_ms=args.market_latency_ms,
         concurrency=args.concurrency,
+        moto_process=args.moto_process,
     )
     print(f"scale drill: {f['strategies']:,} strategies due at one minute (seeded in {f['seed_seconds']} s)")
     print(
         f"  cron: 1 invocation, {f['cron_seconds']} s of a {f['cron_budget_seconds']:g} s budget: "
-        f"{f['cron_executed']} run, {f['cron_deferred']} deferred, {f['cron_abandoned']} abandoned"
+        f"{f['cron_executed']} run, {f['cron_deferred']} deferred, {f['cron_left_due']} left due, "
+        f"{f['cron_abandoned']} abandoned"
     )
     print(
         f"  worker: {f['worker_invocations']} invocations, {f['worker_records']} records, "

@@ -52,8 +52,9 @@ class Figures:
 
 
 @contextmanager
-def stack(concurrency: int) -> Iterator[tuple[str, Any]]:
-    """moto_server + recorded market server; the environment points the engine at both."""
+def stack(concurrency: int, *, moto_process: bool = False) -> Iterator[tuple[str, Any]]:
+    """moto_server + recorded market server; the environment points the engine at both. With
+    `moto_process`, moto runs in its own process (bench.moto_server) instead of a thread of this one."""
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "bench",
@@ -70,21 +71,30 @@ def stack(concurrency: int) -> Iterator[tuple[str, Any]]:
     )
     from moto.server import ThreadedMotoServer
 
+    from local.moto_process import MotoProcess
     from local.polymarket_server import RecordedPolymarketServer
     from tests.support.lambda_context import item_level_transaction_rollback
     from tests.support.moto_projection import keys_only_index_entries
+    from tests.support.moto_sqs import retention_read_from_the_queue
     from tests.support.serial_moto import serial_moto
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server: ThreadedMotoServer | MotoProcess
+    if moto_process:
+        server = MotoProcess(module="bench.moto_server").start()
+        endpoint = server.url
+    else:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
     with ExitStack() as stack_:
         market = stack_.enter_context(RecordedPolymarketServer(host="127.0.0.1", port=0))
-        stack_.enter_context(serial_moto())
-        stack_.enter_context(item_level_transaction_rollback())
-        stack_.enter_context(keys_only_index_entries())  # due queries read thousands of index entries
+        if not moto_process:  # bench.moto_server makes the same changes in its own process
+            stack_.enter_context(serial_moto())
+            stack_.enter_context(item_level_transaction_rollback())
+            stack_.enter_context(keys_only_index_entries())  # due queries read thousands of index entries
+            stack_.enter_context(retention_read_from_the_queue())  # thousands of queued overflow messages
         os.environ.update(
             {
                 "DYNAMODB_ENDPOINT_URL": endpoint,

@@ -38,7 +38,15 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class MotoProcess:
     """`python -m moto.server -H 127.0.0.1 -p <port>`; port 0 picks a free port."""
 
-    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
+        module: str = "moto.server",
+    ) -> None:
+        self.module = module  # the server's module: moto's own, or a wrapper that patches it first
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
@@ -61,7 +69,7 @@ class MotoProcess:
             self._log = self.log_path.open("ab")
         output: IO[bytes] | int = self._log if self._log is not None else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            [sys.executable, "-m", self.module, "-H", self.host, "-p", str(self.port)],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=output,
