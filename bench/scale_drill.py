@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scale drill: {f['strategies']:,} strategies due at one minute (seeded in {f['seed_seconds']} s)")
     print(
         f"  cron: 1 invocation, {f['cron_seconds']} s of a {f['cron_budget_seconds']:g} s budget: "
-        f"{f['cron_executed']} run, {f['cron_deferred']} deferred, {f['cron_left_due']} left due, "
+        f"{f['cron_executed']} run, {f['cron_deferred']} deferred, {f.get('cron_left_due', 0)} left due, "
         f"{f['cron_abandoned']} abandoned"
     )
     print(

@@ -164,6 +164,8 @@ def test_sign_in_through_pkce_create_deploy_and_run_then_the_page_shows_trades_c
     equity = call(stack, "GET", f"/strategies/{sid}/portfolio", user)["equity_usd"]
     assert listed["sparkline"] == [equity], "the stream keeps the list's sparkline"
     page.get_by_role("heading", name="Trades").wait_for()
+    # the sections below the figures load once the figures and curve are in (issue 16's first-chart speed)
+    page.locator("table.trades tbody tr").nth(min(len(trades), 20) - 1).wait_for()
     assert page.locator("table.trades tbody tr").count() == min(len(trades), 20)
     page.locator("table.positions tbody tr").first.wait_for()
     equity = page.get_by_role("img", name="Equity", exact=True)
