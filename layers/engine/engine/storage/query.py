@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,6 +15,7 @@ from engine.storage.dynamo import map_error, to_value
 from engine.storage.tokens import encode_next_token, scoped_key_matches, signing_keys, verify_next_token
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
+BATCH_GET_KEYS = 100  # BatchGetItem's limit
 BATCH_ATTEMPTS = 8
 FILTER_SCAN_BUDGET = 2000  # items a filtered page may read before it answers short, with a token
 # A page's items, as typed JSON, stay under this: Lambda answers at most 6 MB, and the API's JSON of an item
@@ -122,6 +123,23 @@ def query_all(client: Any, params: Mapping[str, Any], *, what: str) -> list[dict
         if not last:
             return items
         request["ExclusiveStartKey"] = last
+
+
+def batch_get(
+    client: Any, table: str, keys: Sequence[dict[str, Any]], *, consistent: bool, what: str
+) -> Iterator[dict[str, Any]]:
+    """BatchGetItem in chunks of 100 keys, asking again for the unprocessed ones; the raw items found."""
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        pending = list(keys[start : start + BATCH_GET_KEYS])
+        while pending:
+            try:
+                response = client.batch_get_item(
+                    RequestItems={table: {"Keys": pending, "ConsistentRead": consistent}}
+                )
+            except ClientError as exc:
+                raise map_error(exc, what=what) from exc
+            yield from response.get("Responses", {}).get(table, [])
+            pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
 
 
 def batch_write(client: Any, table: str, requests: Iterable[dict[str, Any]], *, what: str) -> None:

@@ -19,7 +19,7 @@ from engine.models.risk import KillSwitch, RiskLimits
 from engine.money import ZERO, to_decimal
 from engine.storage.dynamo import StorageClients, error_code, from_item, get_clients, map_error, to_item
 from engine.storage.portfolios import ACCOUNT_SK, account_from_item
-from engine.storage.query import Expr, batch_write, query_all
+from engine.storage.query import Expr, batch_get, batch_write, query_all
 
 RISK_PREFIX = "RISK#"
 LIMITS_SK = "LIMITS"
@@ -242,27 +242,15 @@ class RiskRepository:
         """The cost basis of open positions in the accounts, by counter sort key (the total always)."""
         cost: dict[str, Decimal] = {TOTAL_SK: ZERO}
         ids = list(dict.fromkeys(strategy_ids))
-        for start in range(0, len(ids), BATCH_GET_MAX):
-            pending: list[dict[str, Any]] = [
-                {"strategy_id": {"S": sid}, "sk": {"S": ACCOUNT_SK}}
-                for sid in ids[start : start + BATCH_GET_MAX]
-            ]
-            while pending:
-                try:
-                    response = self.db.batch_get_item(
-                        RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
-                    )
-                except ClientError as exc:
-                    raise map_error(exc, what="read accounts") from exc
-                for item in response.get("Responses", {}).get(self.table, []):
-                    for holding in account_from_item(item).positions.values():
-                        cost[TOTAL_SK] += holding.cost_usd
-                        market = MARKET_PREFIX + holding.market_id
-                        cost[market] = cost.get(market, ZERO) + holding.cost_usd
-                        if holding.event_id:
-                            event = EVENT_PREFIX + holding.event_id
-                            cost[event] = cost.get(event, ZERO) + holding.cost_usd
-                pending = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        keys = [{"strategy_id": {"S": sid}, "sk": {"S": ACCOUNT_SK}} for sid in ids]
+        for item in batch_get(self.db, self.table, keys, consistent=True, what="read accounts"):
+            for holding in account_from_item(item).positions.values():
+                cost[TOTAL_SK] += holding.cost_usd
+                market = MARKET_PREFIX + holding.market_id
+                cost[market] = cost.get(market, ZERO) + holding.cost_usd
+                if holding.event_id:
+                    event = EVENT_PREFIX + holding.event_id
+                    cost[event] = cost.get(event, ZERO) + holding.cost_usd
         return cost
 
     def _set_counter(
@@ -301,28 +289,25 @@ class RiskRepository:
         keys += [EVENT_PREFIX + e for e in sorted(set(events))]
         keys = keys[:BATCH_GET_MAX]
         state = GuardState()
-        pending: list[dict[str, Any]] = [self._key(owner, sk) for sk in keys]
-        while pending:
-            try:
-                response = self.db.batch_get_item(
-                    RequestItems={self.table: {"Keys": pending, "ConsistentRead": True}}
-                )
-            except ClientError as exc:
-                raise map_error(exc, what="read shared limits") from exc
-            for item in response.get("Responses", {}).get(self.table, []):
-                values = from_item(item)
-                sk = str(values["sk"])
-                if sk == LIMITS_SK:
-                    state.limits, state.kill, _ = _settings_from(values)
-                elif sk == TOTAL_SK:
-                    state.total_usd = to_decimal(values.get("exposure_usd", 0))
-                elif sk.startswith(MARKET_PREFIX):
-                    state.by_market[sk[len(MARKET_PREFIX) :]] = to_decimal(values.get("exposure_usd", 0))
-                elif sk.startswith(EVENT_PREFIX):
-                    state.by_event[sk[len(EVENT_PREFIX) :]] = to_decimal(values.get("exposure_usd", 0))
-                elif sk.startswith(DAY_PREFIX):
-                    state.day_pnl_usd = to_decimal(values.get("pnl_usd", 0))
-            pending = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+        for item in batch_get(
+            self.db,
+            self.table,
+            [self._key(owner, sk) for sk in keys],
+            consistent=True,
+            what="read shared limits",
+        ):
+            values = from_item(item)
+            sk = str(values["sk"])
+            if sk == LIMITS_SK:
+                state.limits, state.kill, _ = _settings_from(values)
+            elif sk == TOTAL_SK:
+                state.total_usd = to_decimal(values.get("exposure_usd", 0))
+            elif sk.startswith(MARKET_PREFIX):
+                state.by_market[sk[len(MARKET_PREFIX) :]] = to_decimal(values.get("exposure_usd", 0))
+            elif sk.startswith(EVENT_PREFIX):
+                state.by_event[sk[len(EVENT_PREFIX) :]] = to_decimal(values.get("exposure_usd", 0))
+            elif sk.startswith(DAY_PREFIX):
+                state.day_pnl_usd = to_decimal(values.get("pnl_usd", 0))
         return state
 
     def exposure_item(self, owner: str, sk: str, delta: Decimal, cap: Decimal | None) -> dict[str, Any]:
