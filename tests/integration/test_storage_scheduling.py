@@ -266,6 +266,30 @@ def test_an_uncompleted_claim_is_taken_again_after_its_lease_and_the_late_comple
     assert runs.commit_run(RunCommit(strategy_id=strategy.strategy_id, completion=completion(retaken))).ok
 
 
+def test_a_commit_sent_again_after_it_landed_is_a_duplicate_not_a_lost_claim(
+    repo: StrategyRepository,
+) -> None:
+    # Given a run committed whose answer never reached the caller (a read timeout), so it is sent again
+    strategy = make_strategy(status=StrategyStatus.RUNNING, due_at=T0)
+    repo.create(strategy)
+    (ref,) = repo.query_due(now=T0, limit=10)
+    claimed = repo.claim(ref, slot=T0, now=T0, lease_seconds=LEASE)
+    assert claimed is not None
+    commit = RunCommit(
+        strategy_id=strategy.strategy_id,
+        logs=[make_log(strategy.strategy_id)],
+        completion=completion(claimed),
+    )
+    runs = RunRepository()
+    assert runs.commit_run(commit).ok
+    # When the same commit arrives again (the claim it names is gone, its log is there)
+    again = runs.commit_run(commit)
+    # Then it is reported as already applied, and nothing changed
+    assert (again.ok, again.reason) == (False, "duplicate")
+    done = repo.find(strategy.strategy_id)
+    assert done is not None and done.total_executions == 1 and done.claim_token is None
+
+
 def test_failures_in_a_row_pause_the_strategy_and_leave_the_due_index(repo: StrategyRepository) -> None:
     # Given a strategy that already failed twice of three allowed
     strategy = make_strategy(status=StrategyStatus.RUNNING, due_at=T0, consecutive_failures=2)

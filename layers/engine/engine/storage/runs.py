@@ -357,6 +357,11 @@ class RunRepository:
         details = {
             "reasons": dict(zip(kinds, codes, strict=False)) if len(set(kinds)) == len(kinds) else codes
         }
+        if commit.completion is not None and "strategy" in failed and failed & {"trade", "log"}:
+            # the slot's log (or trade) is already there: this commit, or another claimant's of the same
+            # slot, landed (a retry after a lost answer), so it is a duplicate, not a lost claim
+            logger.info("run already applied", extra={"strategy_id": commit.strategy_id, "details": details})
+            return CommitResult(ok=False, reason="duplicate")
         if "strategy" in failed:
             guard = _guard_set(exc, kinds, commit)
             if guard is not None:
