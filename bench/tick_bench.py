@@ -6,7 +6,8 @@ in the same process on the same moto_server and recorded market server.
 
 moto runs as a ThreadedMotoServer on 127.0.0.1 inside this process, with its requests serialized and its
 transaction rollback kept per item (tests/support/lambda_context.py): moto would otherwise deep-copy every
-table on every transaction, and both measurements would time moto's copying rather than the executor.
+table on every transaction, and both measurements would time moto's copying rather than the executor. Its
+queries and queues answer at AWS's cost (local.moto_speedups), as the local stack's moto does.
 """
 
 from __future__ import annotations
@@ -72,10 +73,9 @@ def stack(concurrency: int, *, moto_process: bool = False) -> Iterator[tuple[str
     from moto.server import ThreadedMotoServer
 
     from local.moto_process import MotoProcess
+    from local.moto_speedups import moto_speedups
     from local.polymarket_server import RecordedPolymarketServer
     from tests.support.lambda_context import item_level_transaction_rollback
-    from tests.support.moto_projection import keys_only_index_entries
-    from tests.support.moto_sqs import retention_read_from_the_queue
     from tests.support.serial_moto import serial_moto
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -93,8 +93,7 @@ def stack(concurrency: int, *, moto_process: bool = False) -> Iterator[tuple[str
         if not moto_process:  # bench.moto_server makes the same changes in its own process
             stack_.enter_context(serial_moto())
             stack_.enter_context(item_level_transaction_rollback())
-            stack_.enter_context(keys_only_index_entries())  # due queries read thousands of index entries
-            stack_.enter_context(retention_read_from_the_queue())  # thousands of queued overflow messages
+            stack_.enter_context(moto_speedups())  # queries and queues at AWS's cost, not moto's
         os.environ.update(
             {
                 "DYNAMODB_ENDPOINT_URL": endpoint,

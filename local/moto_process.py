@@ -35,8 +35,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+_ROOT = Path(__file__).resolve().parent.parent  # the project: `local.moto_server` imports from any cwd
+
+
 class MotoProcess:
-    """`python -m moto.server -H 127.0.0.1 -p <port>`; port 0 picks a free port."""
+    """`python -m local.moto_server -H 127.0.0.1 -p <port>` (moto's server with local.moto_speedups); port 0
+    picks a free port."""
 
     def __init__(
         self,
@@ -44,7 +48,7 @@ class MotoProcess:
         *,
         host: str = "127.0.0.1",
         log_path: Path | None = None,
-        module: str = "moto.server",
+        module: str = "local.moto_server",
     ) -> None:
         self.module = module  # the server's module: moto's own, or a wrapper that patches it first
         self.host = host
@@ -74,7 +78,11 @@ class MotoProcess:
             stdout=output,
             stderr=output,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": os.pathsep.join(p for p in (str(_ROOT), os.environ.get("PYTHONPATH")) if p),
+            },
         )
         atexit.register(self.stop)
         try:
