@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 from moto.sqs.models import Queue
 
-from local.moto_speedups import quick_queries, quick_queue_attributes
+from local.moto_speedups import quick_item_serialization, quick_queries, quick_queue_attributes
 
 
 def _table(db: Any) -> None:
@@ -213,3 +213,71 @@ def test_sending_and_receiving_do_not_count_the_queue(monkeypatch: pytest.Monkey
             received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
             assert len(received) == 10
             assert counted == []
+
+
+RICH_ITEM = {
+    "pk": {"S": "rich"},
+    "sk": {"S": "s"},
+    "text": {"S": "héllo ✓"},
+    "empty": {"S": ""},
+    "number": {"N": "-12.5000"},
+    "big": {"N": "123456789012345678901234567890"},
+    "blob": {"B": b"\x00\xffbytes"},
+    "blobs": {"BS": [b"a", b"\x01\x02"]},
+    "strings": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "yes": {"BOOL": True},
+    "no": {"BOOL": False},
+    "nothing": {"NULL": True},
+    "nested": {
+        "M": {
+            "list": {"L": [{"S": "x"}, {"N": "1"}, {"M": {}}, {"L": []}, {"B": b"z"}, {"NULL": True}]},
+            "map": {"M": {"deep": {"M": {"deeper": {"SS": ["q"]}}}}},
+        }
+    },
+}
+
+
+def _raw_answers(db: Any) -> list[Any]:
+    bodies: list[bytes] = []
+
+    def keep(response_dict: dict[str, Any], **_: Any) -> None:
+        bodies.append(response_dict["body"])
+
+    db.meta.events.register("response-received.dynamodb.*", keep)
+    parsed = [
+        db.get_item(TableName="t", Key={"pk": {"S": "rich"}, "sk": {"S": "s"}}),
+        db.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "rich"}}
+        ),
+        db.scan(TableName="t", Limit=50),
+        db.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "rich"}, "sk": {"S": "s"}}]}}),
+        db.transact_get_items(
+            TransactItems=[{"Get": {"TableName": "t", "Key": {"pk": {"S": "rich"}, "sk": {"S": "s"}}}}]
+        ),
+        db.update_item(
+            TableName="t",
+            Key={"pk": {"S": "rich"}, "sk": {"S": "s"}},
+            UpdateExpression="SET touched = :t",
+            ExpressionAttributeValues={":t": {"N": "1"}},
+            ReturnValues="ALL_OLD",
+        ),
+    ]
+    db.meta.events.unregister("response-received.dynamodb.*", keep)
+    for answer in parsed:
+        answer.pop("ResponseMetadata")
+    return [parsed, [json.loads(body) for body in bodies]]
+
+
+def test_items_are_written_in_the_same_json_with_the_serialization_speedup() -> None:
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name="us-east-1")
+        _table(db)
+        db.put_item(TableName="t", Item=RICH_ITEM)
+        plain = _raw_answers(db)
+        db.delete_item(TableName="t", Key={"pk": {"S": "rich"}, "sk": {"S": "s"}})
+        db.put_item(TableName="t", Item=RICH_ITEM)
+        with quick_item_serialization():
+            quick = _raw_answers(db)
+    assert quick == plain
+    assert quick[0][0]["Item"] == RICH_ITEM
