@@ -31,6 +31,8 @@ copy_config_to_registered_loggers(source_logger=logger, include={"engine"})
 
 
 def record_handler(record: SQSRecord, *, stores: BacktestStores) -> None:
+    # every record counts (one metric per invocation at least: Powertools warns on an empty flush)
+    metrics.add_metric(name="BacktestChunksDeadLettered", unit=MetricUnit.Count, value=1)
     try:
         message = json.loads(record.body)
     except ValueError:

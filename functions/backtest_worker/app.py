@@ -40,6 +40,8 @@ def market_provider() -> PolymarketClient:
 
 def record_handler(record: SQSRecord, *, stores: BacktestStores) -> None:
     """Raises on a poison body or a crash: SQS redelivers, and after a few receives the DLQ keeps it."""
+    # every delivery counts, a failing one too (BacktestChunkDeliveries - BacktestChunks: the retries)
+    metrics.add_metric(name="BacktestChunkDeliveries", unit=MetricUnit.Count, value=1)
     message = json.loads(record.body)
     provider = market_provider()
     outcome = run_chunk(message, stores=stores, markets=provider, history=provider, now=clock.utc_now())

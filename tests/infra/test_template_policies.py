@@ -832,3 +832,22 @@ def test_the_signing_key_never_enters_a_function_environment_and_only_the_api_ma
 def _environment(function_id: str) -> dict[str, Any]:
     variables: dict[str, Any] = _props(function_id).get("Environment", {}).get("Variables", {})
     return variables
+
+
+def test_every_metric_a_function_emits_is_documented_in_the_template() -> None:
+    # Given the metric names the functions' code emits by name
+    emitted = {
+        name
+        for path in (ROOT / "functions").rglob("*.py")
+        for name in re.findall(r'add_metric\(name="(\w+)"', path.read_text())
+    }
+    # When the template's metadata lists the metrics per function
+    documented = {
+        name
+        for function, names in TEMPLATE["Metadata"]["Autopilot::Metrics"].items()
+        if function not in ("Namespace", "Dimensions")
+        for name in names
+    }
+    # Then every emitted name is there (the cron's come from its tick report, listed by the dashboard test)
+    assert emitted
+    assert emitted <= documented, sorted(emitted - documented)

@@ -5,6 +5,7 @@ ends the backtest with a clear reason and frees its place in the running quota."
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -137,7 +138,9 @@ def test_a_chunk_that_fails_every_delivery_ends_its_backtest_failed_and_frees_th
     assert api("POST", f"/strategies/{strategy_id}/backtests", body=BODY).status == 202
 
 
-def test_a_stale_or_unreadable_dead_letter_changes_nothing(api: Api, aws: AwsEnv) -> None:
+def test_a_stale_or_unreadable_dead_letter_changes_nothing(
+    api: Api, aws: AwsEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a queued backtest whose checkpoint is past the dead-lettered window, a finished one, and junk
     strategy_id = api.create(graph=GRAPH)
     backtest_id = api("POST", f"/strategies/{strategy_id}/backtests", body=BODY).body["backtest_id"]
@@ -156,9 +159,14 @@ def test_a_stale_or_unreadable_dead_letter_changes_nothing(api: Api, aws: AwsEnv
         QueueUrl=url, MessageBody=json.dumps({"backtest_id": "no-such-backtest", "first_slot": 0})
     )
     # When the dead-letter function receives them
-    answer = deliver_dead_letters(aws)
-    # Then all are consumed and the backtest goes on
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Powertools warns when an invocation flushes no metric
+        answer = deliver_dead_letters(aws)
+    # Then all are consumed, counted, and the backtest goes on
     assert answer == {"delivered": 3, "batchItemFailures": []}
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m.get("BacktestChunksDeadLettered") for m in emf] == [[1.0, 1.0, 1.0]]
     assert api("GET", f"/backtests/{backtest_id}").body["status"] == "queued"
     # and its own window dead-lettered does end it
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"backtest_id": backtest_id, "first_slot": 3}))
