@@ -36,7 +36,7 @@ from engine.storage.dynamo import (
     to_value,
 )
 from engine.storage.pages import Page
-from engine.storage.query import Expr, batch_write, delete_partition, query_all, signed_page_query
+from engine.storage.query import Expr, batch_get, batch_write, delete_partition, query_all, signed_page_query
 
 ACTIVE_STATUSES = ("queued", "running")
 FINISHED_STATUSES = ("completed", "failed", "cancelled")
@@ -466,27 +466,23 @@ class HistoryCacheRepository:
         return {"pk": _s(f"H#{token_id}"), "sk": _s(f"W#{window:012d}#F{fidelity}")}
 
     def get_windows(self, keys: Sequence[WindowKey]) -> dict[WindowKey, CachedWindow]:
-        found: dict[WindowKey, CachedWindow] = {}
         by_key = {json.dumps(self._key(k), sort_keys=True): k for k in keys}
-        pending = [self._key(k) for k in keys]
-        try:
-            while pending:
-                batch, pending = pending[:100], pending[100:]
-                request = {
-                    self.table: {"Keys": batch, "ProjectionExpression": "pk, sk, points, complete_until"}
-                }
-                while request:
-                    self.reads += 1
-                    answer = self.db.batch_get_item(RequestItems=request)
-                    for item in answer.get("Responses", {}).get(self.table, []):
-                        key = by_key[json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)]
-                        found[key] = CachedWindow(
-                            _decode(item["points"]["B"]), int(item["complete_until"]["N"])
-                        )
-                    request = answer.get("UnprocessedKeys") or {}
-        except (ClientError, BotoCoreError) as exc:
-            raise map_error(exc, what="read history cache") from exc
+        found: dict[WindowKey, CachedWindow] = {}
+        for item in batch_get(
+            self.db,
+            self.table,
+            [self._key(k) for k in keys],
+            consistent=False,
+            what="read history cache",
+            projection="pk, sk, points, complete_until",
+            on_request=self._count_read,
+        ):
+            key = by_key[json.dumps({"pk": item["pk"], "sk": item["sk"]}, sort_keys=True)]
+            found[key] = CachedWindow(_decode(item["points"]["B"]), int(item["complete_until"]["N"]))
         return found
+
+    def _count_read(self) -> None:
+        self.reads += 1
 
     def put_windows(self, windows: Mapping[WindowKey, CachedWindow]) -> None:
         """Store fetched windows, 25 to a BatchWriteItem (a window too big for one item is skipped)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from engine.errors import InvalidNextToken, StorageError
 from engine.settings import Settings
@@ -126,17 +126,28 @@ def query_all(client: Any, params: Mapping[str, Any], *, what: str) -> list[dict
 
 
 def batch_get(
-    client: Any, table: str, keys: Sequence[dict[str, Any]], *, consistent: bool, what: str
+    client: Any,
+    table: str,
+    keys: Sequence[dict[str, Any]],
+    *,
+    consistent: bool,
+    what: str,
+    projection: str | None = None,
+    on_request: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """BatchGetItem in chunks of 100 keys, asking again for the unprocessed ones; the raw items found."""
+    """BatchGetItem in chunks of 100 keys, asking again for the unprocessed ones; the raw items found.
+    `projection` names the attributes wanted; `on_request` is called before each request (a read counter)."""
     for start in range(0, len(keys), BATCH_GET_KEYS):
         pending = list(keys[start : start + BATCH_GET_KEYS])
         while pending:
+            request: dict[str, Any] = {"Keys": pending, "ConsistentRead": consistent}
+            if projection is not None:
+                request["ProjectionExpression"] = projection
+            if on_request is not None:
+                on_request()
             try:
-                response = client.batch_get_item(
-                    RequestItems={table: {"Keys": pending, "ConsistentRead": consistent}}
-                )
-            except ClientError as exc:
+                response = client.batch_get_item(RequestItems={table: request})
+            except (ClientError, BotoCoreError) as exc:
                 raise map_error(exc, what=what) from exc
             yield from response.get("Responses", {}).get(table, [])
             pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
