@@ -435,7 +435,8 @@ def rows_scale(f: dict[str, Any], sizes: dict[str, Any]) -> list[Row]:
                 "",
                 None,
                 f"linear from the {n:,} drill{_reduced('scale', sizes)}: the cron's measured share, then the "
-                "measured seconds per worker record (`python -m bench.scale_drill` runs the full size)",
+                "measured seconds per worker record (`python -m bench.scale_drill` runs the full size: its "
+                "measured figures are kept below the table)",
             )
         )
     return rows

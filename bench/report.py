@@ -140,6 +140,16 @@ def markdown_report(
     return "\n".join(lines) + "\n"
 
 
+KEPT = "<!-- Measured separately, below this line: `make bench` rewrites the report above and keeps this. -->"
+
+
 def write_results(text: str, path: Path = RESULTS) -> Path:
-    path.write_text(text)
+    """Write the report; what an earlier file holds from the `KEPT` line on (figures measured on their own,
+    such as the 10,000 scale drill) is carried over below it."""
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        if KEPT in old:
+            kept = old[old.index(KEPT) :]
+    path.write_text(text.rstrip("\n") + "\n\n" + kept if kept else text)
     return path

@@ -93,3 +93,20 @@ def test_results_are_written_where_asked(tmp_path: Path) -> None:
     path = write_results("# x\n", tmp_path / "RESULTS.md")
 
     assert path.read_text() == "# x\n"
+
+
+def test_a_new_report_keeps_what_was_measured_separately(tmp_path: Path) -> None:
+    from bench.report import KEPT, write_results
+
+    # Given a report whose lower part holds figures measured on their own
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"# old table\n| a | 1 |\n\n{KEPT}\n\n## Scale drill at 10,000\n| measured | yes |\n")
+    # When `make bench` writes a new report
+    write_results("# new table\n| a | 2 |\n", path)
+    # Then the table is the new one and the separate figures are still there, once
+    text = path.read_text()
+    assert text.startswith("# new table\n| a | 2 |\n\n" + KEPT)
+    assert "old table" not in text
+    assert text.count("## Scale drill at 10,000") == 1
+    write_results("# newer\n", path)
+    assert path.read_text().count(KEPT) == 1
