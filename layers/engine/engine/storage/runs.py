@@ -357,9 +357,10 @@ class RunRepository:
         details = {
             "reasons": dict(zip(kinds, codes, strict=False)) if len(set(kinds)) == len(kinds) else codes
         }
-        if commit.completion is not None and "strategy" in failed and failed & {"trade", "log"}:
-            # the slot's log (or trade) is already there: this commit, or another claimant's of the same
-            # slot, landed (a retry after a lost answer), so it is a duplicate, not a lost claim
+        # the slot's log (or trade) is already there: this commit, or another claimant's of the same slot,
+        # landed; a scheduled run's claim is then gone too (a retry after a lost answer), and that is a
+        # duplicate, not a lost claim. A manual run whose strategy condition failed has lost its strategy.
+        if failed & {"trade", "log"} and ("strategy" not in failed or commit.completion is not None):
             logger.info("run already applied", extra={"strategy_id": commit.strategy_id, "details": details})
             return CommitResult(ok=False, reason="duplicate")
         if "strategy" in failed:
@@ -371,9 +372,6 @@ class RunRepository:
                     "the claim on this slot was taken over or completed", details=details
                 ) from exc
             raise StrategyNotFound("strategy not found") from exc
-        if failed & {"trade", "log"}:
-            logger.info("run already applied", extra={"strategy_id": commit.strategy_id, "details": details})
-            return CommitResult(ok=False, reason="duplicate")
         account_conflict = any(
             kind in ("account", "alert_state") and code in (_CONDITION_FAILED, "TransactionConflict")
             for kind, code in zip(kinds, codes, strict=False)
