@@ -105,7 +105,7 @@ def requests_per_run(runs: int) -> dict[str, Any]:
                 for owner in owners:
                     # caps that cut nothing: both passes trade the same, so the difference is the limits'
                     risk.put_limits(owner, RiskLimits(max_market_exposure_usd=Decimal(10**9)), now=NOW)
-                    risk.reset_exposure(owner, by_market={}, by_event={})
+                    risk.recount_exposure(owner, [])
                 risk.set_guard(ids, "UTC")
             app._provider = None
             with RequestCounter(get_clients().dynamodb) as counter:

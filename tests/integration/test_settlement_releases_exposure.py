@@ -47,7 +47,7 @@ def enter_then_resolve(stack: HandlerStack) -> tuple[str, str, Decimal]:
     own settles it), and the market resolves. (strategy id, market id, the cost the counters took)."""
     risk = RiskRepository()
     risk.put_limits(OWNER, RiskLimits(max_total_exposure_usd=TOTAL_CAP), now=T0)
-    risk.reset_exposure(OWNER, by_market={}, by_event={})
+    risk.recount_exposure(OWNER, [])
     first = guarded(T0)
     assert stack.cron(T0 + timedelta(seconds=2))["executed"] == 1
     account = AccountRepository().get(first)

@@ -42,7 +42,7 @@ def test_ten_strategies_racing_into_the_same_markets_never_pass_the_market_cap_n
         # Given ten running strategies of one user under a 250 USD cap per market
         risk = RiskRepository()
         risk.put_limits(OWNER, RiskLimits(max_market_exposure_usd=MARKET_CAP), now=T0)
-        risk.reset_exposure(OWNER, by_market={}, by_event={})
+        risk.recount_exposure(OWNER, [])
         strategies = [
             make_strategy(
                 owner=OWNER,

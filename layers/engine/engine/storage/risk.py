@@ -19,7 +19,7 @@ from engine.models.risk import KillSwitch, RiskLimits
 from engine.money import ZERO, to_decimal
 from engine.storage.dynamo import StorageClients, error_code, from_item, get_clients, map_error, to_item
 from engine.storage.portfolios import ACCOUNT_SK, account_from_item
-from engine.storage.query import Expr, batch_get, batch_write, query_all
+from engine.storage.query import Expr, batch_get, query_all
 
 RISK_PREFIX = "RISK#"
 LIMITS_SK = "LIMITS"
@@ -175,30 +175,6 @@ class RiskRepository:
                 raise map_error(exc, what="mark strategy guarded") from exc
 
     # -- exposure and the day's P&L -------------------------------------------------------------------
-
-    def reset_exposure(
-        self, owner: str, *, by_market: Mapping[str, Decimal], by_event: Mapping[str, Decimal]
-    ) -> None:
-        """Overwrite the counters with `by_market` and `by_event` (their total too); others go to zero."""
-        expr = Expr()
-        params = {
-            "TableName": self.table,
-            "KeyConditionExpression": (
-                f"{expr.name('strategy_id')} = {expr.value(risk_key(owner))} "
-                f"AND begins_with({expr.name('sk')}, {expr.value('EXP#')})"
-            ),
-            "ProjectionExpression": f"{expr.name('sk')}",
-            **expr.kwargs(),
-        }
-        wanted: dict[str, Decimal] = {TOTAL_SK: sum(by_market.values(), ZERO)}
-        wanted |= {MARKET_PREFIX + m: v for m, v in by_market.items()}
-        wanted |= {EVENT_PREFIX + e: v for e, v in by_event.items()}
-        old = {i["sk"]["S"] for i in query_all(self.db, params, what="read exposure")}
-        requests = [
-            {"PutRequest": {"Item": to_item({"strategy_id": risk_key(owner), "sk": sk, "exposure_usd": v})}}
-            for sk, v in wanted.items()
-        ] + [{"DeleteRequest": {"Key": self._key(owner, sk)}} for sk in sorted(old - set(wanted))]
-        batch_write(self.db, self.table, requests, what="reset exposure")
 
     def recount_exposure(self, owner: str, strategy_ids: Sequence[str], *, attempts: int = 5) -> None:
         """Set the counters to the cost basis the accounts of `strategy_ids` hold now (strongly consistent
@@ -410,19 +386,7 @@ class RiskRepository:
 
     def exposure(self, owner: str) -> dict[str, Decimal]:
         """Every counter by sort key (tests and tools)."""
-        expr = Expr()
-        params = {
-            "TableName": self.table,
-            "KeyConditionExpression": (
-                f"{expr.name('strategy_id')} = {expr.value(risk_key(owner))} "
-                f"AND begins_with({expr.name('sk')}, {expr.value('EXP#')})"
-            ),
-            **expr.kwargs(),
-        }
-        return {
-            str(i["sk"]["S"]): to_decimal(from_item(i).get("exposure_usd", 0))
-            for i in query_all(self.db, params, what="read exposure")
-        }
+        return {sk: value for sk, (value, _version) in self._counters(owner).items()}
 
 
 def _settings_from(values: Mapping[str, Any]) -> tuple[RiskLimits | None, KillSwitch | None, datetime | None]:
