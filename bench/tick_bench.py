@@ -72,11 +72,9 @@ def stack(concurrency: int, *, moto_process: bool = False) -> Iterator[tuple[str
     )
     from moto.server import ThreadedMotoServer
 
+    from bench.moto_server import bench_patches
     from local.moto_process import MotoProcess
-    from local.moto_speedups import moto_speedups
     from local.polymarket_server import RecordedPolymarketServer
-    from tests.support.lambda_context import item_level_transaction_rollback
-    from tests.support.serial_moto import serial_moto
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server: ThreadedMotoServer | MotoProcess
@@ -91,9 +89,7 @@ def stack(concurrency: int, *, moto_process: bool = False) -> Iterator[tuple[str
     with ExitStack() as stack_:
         market = stack_.enter_context(RecordedPolymarketServer(host="127.0.0.1", port=0))
         if not moto_process:  # bench.moto_server makes the same changes in its own process
-            stack_.enter_context(serial_moto())
-            stack_.enter_context(item_level_transaction_rollback())
-            stack_.enter_context(moto_speedups())  # queries and queues at AWS's cost, not moto's
+            stack_.enter_context(bench_patches())
         os.environ.update(
             {
                 "DYNAMODB_ENDPOINT_URL": endpoint,

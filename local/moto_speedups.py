@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
+from unittest.mock import patch
 
 # ----------------------------------------------------------------------------------------- DynamoDB
 
@@ -89,13 +90,8 @@ def quick_queries() -> Iterator[None]:
         finally:
             _query.current = previous
 
-    Table.query = query  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
-    try:
+    with patch.object(Table, "query", query), patch.object(Table, "all_items", all_items):
         yield
-    finally:
-        Table.query = original_query  # type: ignore[method-assign]
-        Table.all_items = original_all_items  # type: ignore[method-assign]
 
 
 _TYPES = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
@@ -145,11 +141,8 @@ def quick_item_serialization() -> Iterator[None]:
                 pass
         original(self, serialized, value, shape, key)
 
-    BaseJSONSerializer._serialize_type_structure = structure  # type: ignore[method-assign]
-    try:
+    with patch.object(BaseJSONSerializer, "_serialize_type_structure", structure):
         yield
-    finally:
-        BaseJSONSerializer._serialize_type_structure = original  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------------------------------- SQS
@@ -191,20 +184,15 @@ def quick_queue_attributes() -> Iterator[None]:
     from moto.core.utils import unix_time
     from moto.sqs.models import Message, Queue, SQSBackend
 
-    original_attributes = Queue.__dict__["attributes"]
-    original_is_valid = SQSBackend.is_message_valid_based_on_retention_period
-
     def is_valid(self: SQSBackend, queue_name: str, message: Message) -> bool:
         retention: Any = self.get_queue(queue_name).message_retention_period  # type: ignore[attr-defined]
         return bool(int(retention) + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
 
-    Queue.attributes = property(_LazyAttributes)  # type: ignore[assignment,method-assign]
-    SQSBackend.is_message_valid_based_on_retention_period = is_valid  # type: ignore[method-assign]
-    try:
+    with (
+        patch.object(Queue, "attributes", property(_LazyAttributes)),
+        patch.object(SQSBackend, "is_message_valid_based_on_retention_period", is_valid),
+    ):
         yield
-    finally:
-        Queue.attributes = original_attributes  # type: ignore[method-assign]
-        SQSBackend.is_message_valid_based_on_retention_period = original_is_valid  # type: ignore[method-assign]
 
 
 @contextmanager
