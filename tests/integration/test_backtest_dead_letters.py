@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,27 +20,11 @@ from functions.control_api import app as app_module
 from functions.control_api import backtests as routes_module
 from local.infra import load_template
 from tests.support.aws import AwsEnv, moto_stack
+from tests.support.builders import BACKTEST_NOW, SHORT_BACKTEST, TWO_NODE_GRAPH
 from tests.support.http import Api, unique_users
 from tests.support.lambda_context import lambda_context, sqs_event
 
-NOW = datetime(2026, 2, 8, 12, 0, tzinfo=UTC)
-BODY = {
-    "start": "2026-02-01T00:00:00Z",
-    "end": "2026-02-01T05:00:00Z",
-    "frequency": "1h",
-    "paper_bankroll_usd": 1000,
-}
-GRAPH = {
-    "nodes": [
-        {
-            "id": "src",
-            "type": "DATA_SOURCE",
-            "config": {"order_by": "end_date", "limit": 10, "active_only": True},
-        },
-        {"id": "orc", "type": "ORCHESTRATOR", "config": {"outcome": "YES", "position_size_usd": 10}},
-    ],
-    "edges": [{"source": "src", "target": "orc"}],
-}
+NOW, BODY, GRAPH = BACKTEST_NOW, SHORT_BACKTEST, TWO_NODE_GRAPH
 MAX_RECEIVES = int(
     load_template()["Resources"]["BacktestQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 
@@ -15,27 +14,11 @@ from engine.storage.backtest_quota import running_key
 from functions.control_api import app as app_module
 from functions.control_api import backtests as routes_module
 from tests.support.aws import AwsEnv, moto_stack
+from tests.support.builders import BACKTEST_NOW, SHORT_BACKTEST, TWO_NODE_GRAPH
 from tests.support.http import Api, unique_users
 from tests.support.serial_moto import serial_moto
 
-NOW = datetime(2026, 2, 8, 12, 0, tzinfo=UTC)
-BODY = {
-    "start": "2026-02-01T00:00:00Z",
-    "end": "2026-02-01T05:00:00Z",
-    "frequency": "1h",
-    "paper_bankroll_usd": 1000,
-}
-GRAPH = {
-    "nodes": [
-        {
-            "id": "src",
-            "type": "DATA_SOURCE",
-            "config": {"order_by": "end_date", "limit": 10, "active_only": True},
-        },
-        {"id": "orc", "type": "ORCHESTRATOR", "config": {"outcome": "YES", "position_size_usd": 10}},
-    ],
-    "edges": [{"source": "src", "target": "orc"}],
-}
+NOW, BODY, GRAPH = BACKTEST_NOW, SHORT_BACKTEST, TWO_NODE_GRAPH
 
 
 @pytest.fixture(scope="module")

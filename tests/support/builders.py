@@ -49,6 +49,28 @@ EXAMPLE_GRAPH: dict[str, Any] = {
 }
 
 
+# A short backtest (5 hourly slots, no market needed) of a two-node graph: what the backtest quota and
+# dead-letter tests start, at a `now` after the recorded February 2026 week.
+BACKTEST_NOW = datetime(2026, 2, 8, 12, 0, tzinfo=UTC)
+SHORT_BACKTEST: dict[str, Any] = {
+    "start": "2026-02-01T00:00:00Z",
+    "end": "2026-02-01T05:00:00Z",
+    "frequency": "1h",
+    "paper_bankroll_usd": 1000,
+}
+TWO_NODE_GRAPH: dict[str, Any] = {
+    "nodes": [
+        {
+            "id": "src",
+            "type": "DATA_SOURCE",
+            "config": {"order_by": "end_date", "limit": 10, "active_only": True},
+        },
+        {"id": "orc", "type": "ORCHESTRATOR", "config": {"outcome": "YES", "position_size_usd": 10}},
+    ],
+    "edges": [{"source": "src", "target": "orc"}],
+}
+
+
 def make_strategy(
     *,
     owner: str = "user-1",
